@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+//
+// MovieRec: a MovieLens recommender whose numerical core runs on OpenBLAS/LAPACKE,
+// with a pure-Swift implementation of every kernel selectable at run time.
+
+import PackageDescription
+
+// MARK: - Traits
+
+/// `OpenBLAS` (on by default) links the system OpenBLAS and LAPACKE through `CLinearAlgebra`.
+/// `swift build --disable-default-traits` builds the whole package with the pure-Swift kernels only.
+let traits: Set<Trait> = [
+    .trait(name: "OpenBLAS", description: "Use OpenBLAS (CBLAS) and LAPACKE for the dense kernels."),
+    .default(enabledTraits: ["OpenBLAS"]),
+]
+
+let package = Package(
+    name: "MovieRec",
+    products: [
+        // MARK: - Public API
+        .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
+        .executable(name: "movierec", targets: ["movierec"]),
+    ],
+    traits: traits,
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - Implementation details
+        .systemLibrary(
+            name: "CLinearAlgebra",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+
+        // MARK: - Public modules
+        .target(
+            name: "LinearAlgebra",
+            dependencies: [
+                .target(name: "CLinearAlgebra", condition: .when(traits: ["OpenBLAS"])),
+            ]
+        ),
+        .executableTarget(
+            name: "movierec",
+            dependencies: [
+                "LinearAlgebra",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Unit test bundles
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+    ]
+)

@@ -1,0 +1,68 @@
+import Dispatch
+import Synchronization
+
+/// A small work-sharing parallel loop over the machine's cores, safe under Swift 6 strict concurrency.
+///
+/// Work items are handed out dynamically from an atomic counter, so uneven items balance across
+/// threads. With `threads == 1` (or one item) the loop runs inline on the caller's thread.
+///
+/// ```swift
+/// let out = UnsafeSendable(buffer.baseAddress!)
+/// Parallel.forEach(count: rows, threads: 2) { i in out.pointer[i] = f(i) }
+/// ```
+public enum Parallel {
+    /// Calls `body(i)` for every `i` in `0..<count`, on up to `threads` threads.
+    public static func forEach(count: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
+        guard count > 0 else { return }
+        let width = min(max(1, threads), count)
+        if width == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        let work = WorkCounter()
+        DispatchQueue.concurrentPerform(iterations: width) { _ in
+            while true {
+                let i = work.take()
+                if i >= count { break }
+                body(i)
+            }
+        }
+    }
+
+    /// Splits `0..<count` into contiguous chunks of at least `minChunk` items (about four per thread)
+    /// and calls `body` with each chunk, in parallel.
+    public static func forChunks(count: Int, threads: Int, minChunk: Int = 1,
+                                 _ body: @Sendable (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let width = max(1, threads)
+        let chunkCount = max(1, min(width * 4, count / max(1, minChunk)))
+        let chunkSize = (count + chunkCount - 1) / chunkCount
+        let chunks = (count + chunkSize - 1) / chunkSize
+        forEach(count: chunks, threads: width) { c in
+            body(c * chunkSize ..< min(count, (c + 1) * chunkSize))
+        }
+    }
+
+    /// Splits `0..<count` into exactly `min(parts, count)` near-equal contiguous ranges.
+    public static func split(_ count: Int, parts: Int) -> [Range<Int>] {
+        let parts = max(1, min(parts, count))
+        return (0..<parts).map { p in (count * p / parts) ..< (count * (p + 1) / parts) }
+    }
+}
+
+/// The shared index of the next work item.
+private final class WorkCounter: Sendable {
+    let next = Atomic<Int>(0)
+    func take() -> Int { next.wrappingAdd(1, ordering: .relaxed).oldValue }
+}
+
+/// Wraps a raw pointer so that a `@Sendable` parallel body may capture it.
+///
+/// The caller guarantees that concurrent iterations touch disjoint elements and that the memory
+/// outlives the loop.
+public struct UnsafeSendable<Pointee>: @unchecked Sendable {
+    /// The wrapped pointer.
+    public let pointer: UnsafeMutablePointer<Pointee>
+    /// Wraps `pointer`.
+    public init(_ pointer: UnsafeMutablePointer<Pointee>) { self.pointer = pointer }
+}
