@@ -3,15 +3,20 @@
 //
 // The micro-kernel keeps 12 vector accumulators live. In a default build (SSE2 only) W = 4, so the
 // 12 accumulators, 2 B vectors and 1 broadcast fill the 16 XMM registers. Built with
-// `-Xswiftc -target-cpu -Xswiftc znver4 -Xswiftc -DNATIVE_FMA` (see the README), W = 16 and the
-// update is a fused multiply-add on AVX-512 registers. Transposes and leading dimensions are
+// `-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DNATIVE_FMA` (see the README), W = 8 and the
+// update is a fused multiply-add on the 16 AVX2 YMM registers. Transposes and leading dimensions are
 // absorbed by the packing routines, so the micro-kernel only ever sees contiguous panels.
 
 #if NATIVE_FMA
-typealias GEMMVector = SIMD16<Float>
+typealias GEMMVector = SIMD8<Float>
 #else
 typealias GEMMVector = SIMD4<Float>
 #endif
+
+// Without AVX there is no broadcast-from-memory instruction: splatting A's scalars in the
+// micro-kernel would cost a load and a shuffle each, and the shuffles compete with the multiplies
+// for the FP pipes. So in the default build the packing routine stores every A value already
+// splatted across a vector (`aSplat` copies), and the micro-kernel loads it as a plain operand.
 
 enum SwiftGEMM {
     static let w = GEMMVector.scalarCount
@@ -22,9 +27,16 @@ enum SwiftGEMM {
     /// Depth of one packed block (A block and B panel share it).
     static let kc = 256
     /// Rows of A packed at once (a multiple of `mr`; the A block stays in L2).
-    static let mc = 144
+    static let mc = 96
     /// Columns of B packed at once (a multiple of `nr`).
     static let nc = 2048
+    #if NATIVE_FMA
+    /// Copies of each packed A value (1: the micro-kernel broadcasts from memory).
+    static let aSplat = 1
+    #else
+    /// Copies of each packed A value (a whole vector: the micro-kernel loads it pre-splatted).
+    static let aSplat = GEMMVector.scalarCount
+    #endif
 
     /// `C ← α·op(A)·op(B) + β·C` on `threads` threads; shapes already checked.
     static func gemm(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
@@ -66,8 +78,8 @@ enum SwiftGEMM {
     /// Single-threaded blocked multiply adding `α·op(A)·op(B)` into `C`.
     static func serial(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
                        _ a: MatrixView, _ b: MatrixView, _ c: MutableMatrixView) {
-        let packA = UnsafeMutableRawPointer.allocate(byteCount: (mc + mr) * kc * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: (mc + mr) * kc)
+        let packA = UnsafeMutableRawPointer.allocate(byteCount: (mc + mr) * kc * aSplat * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: (mc + mr) * kc * aSplat)
         let packB = UnsafeMutableRawPointer.allocate(byteCount: (nc + nr) * kc * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: (nc + nr) * kc)
         let tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
@@ -104,7 +116,7 @@ enum SwiftGEMM {
             var ir = 0
             while ir < mc {
                 let rows = min(mr, mc - ir)
-                let aPanel = pa + ir * kc
+                let aPanel = pa + ir * kc * aSplat
                 let cTile = c + ir * ldc + jr
                 if rows == mr && cols == nr {
                     microKernel(kc, aPanel, bPanel, cTile, ldc)
@@ -130,6 +142,16 @@ enum SwiftGEMM {
         #endif
     }
 
+    /// The packed A value of row `r` at the current depth, as a vector.
+    @inline(__always)
+    static func aValue(_ pa: UnsafePointer<Float>, _ r: Int) -> GEMMVector {
+        #if NATIVE_FMA
+        return GEMMVector(repeating: pa[r])
+        #else
+        return load(pa + r * aSplat)
+        #endif
+    }
+
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>) -> GEMMVector {
         UnsafeRawPointer(p).loadUnaligned(as: GEMMVector.self)
@@ -151,19 +173,19 @@ enum SwiftGEMM {
         var pa = a, pb = b
         for _ in 0..<kc {
             let b0 = load(pb), b1 = load(pb + w)
-            var x = GEMMVector(repeating: pa[0])
+            var x = aValue(pa, 0)
             c00 = madd(c00, x, b0); c01 = madd(c01, x, b1)
-            x = GEMMVector(repeating: pa[1])
+            x = aValue(pa, 1)
             c10 = madd(c10, x, b0); c11 = madd(c11, x, b1)
-            x = GEMMVector(repeating: pa[2])
+            x = aValue(pa, 2)
             c20 = madd(c20, x, b0); c21 = madd(c21, x, b1)
-            x = GEMMVector(repeating: pa[3])
+            x = aValue(pa, 3)
             c30 = madd(c30, x, b0); c31 = madd(c31, x, b1)
-            x = GEMMVector(repeating: pa[4])
+            x = aValue(pa, 4)
             c40 = madd(c40, x, b0); c41 = madd(c41, x, b1)
-            x = GEMMVector(repeating: pa[5])
+            x = aValue(pa, 5)
             c50 = madd(c50, x, b0); c51 = madd(c51, x, b1)
-            pa += 6
+            pa += 6 * aSplat
             pb += 2 * w
         }
         accumulate(c00, c); accumulate(c01, c + w)
@@ -175,24 +197,25 @@ enum SwiftGEMM {
     }
 
     /// Packs rows `rows..<rows+height`, columns `cols..<cols+depth` of `α·op(A)` into `mr`-row panels
-    /// (panel-major, then depth, then row), zero-padding the last panel.
+    /// (panel-major, then depth, then row, each value repeated `aSplat` times), zero-padding the last panel.
     static func packPanelsA(_ trans: Transpose, _ a: MatrixView, rows: Int, height: Int, cols: Int, depth: Int,
                             alpha: Float, into dst: UnsafeMutablePointer<Float>) {
         let lda = a.stride
+        let step = mr * aSplat
         var panel = 0
         while panel < height {
             let valid = min(mr, height - panel)
-            let out = dst + panel * depth
-            if valid < mr { out.update(repeating: 0, count: mr * depth) }
+            let out = dst + panel * depth * aSplat
+            if valid < mr { out.update(repeating: 0, count: step * depth) }
             if trans == .none {
                 for r in 0..<valid {
                     let src = a.base + (rows + panel + r) * lda + cols
-                    for p in 0..<depth { out[p * mr + r] = alpha * src[p] }
+                    for p in 0..<depth { (out + p * step + r * aSplat).update(repeating: alpha * src[p], count: aSplat) }
                 }
             } else {
                 for p in 0..<depth {
                     let src = a.base + (cols + p) * lda + rows + panel
-                    for r in 0..<valid { out[p * mr + r] = alpha * src[r] }
+                    for r in 0..<valid { (out + p * step + r * aSplat).update(repeating: alpha * src[r], count: aSplat) }
                 }
             }
             panel += mr
