@@ -19,6 +19,7 @@ let package = Package(
     products: [
         // MARK: - Public API
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
+        .library(name: "MovieLens", targets: ["MovieLens"]),
         .executable(name: "movierec", targets: ["movierec"]),
     ],
     traits: traits,
@@ -40,15 +41,18 @@ let package = Package(
                 .target(name: "CLinearAlgebra", condition: .when(traits: ["OpenBLAS"])),
             ]
         ),
+        .target(name: "MovieLens", dependencies: ["LinearAlgebra"]),
         .executableTarget(
             name: "movierec",
             dependencies: [
                 "LinearAlgebra",
+                "MovieLens",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: - Unit test bundles
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "MovieLensTests", dependencies: ["MovieLens"]),
     ]
 )

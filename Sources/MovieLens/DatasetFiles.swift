@@ -1,0 +1,80 @@
+import Foundation
+
+/// The files of a MovieLens release found in one folder, under any of the namings users meet.
+///
+/// - GroupLens CSV (ML-20M, ML-25M, ML-32M, ml-latest-small): `ratings.csv`, `movies.csv`, `tags.csv`,
+///   `links.csv`, `genome-scores.csv`, `genome-tags.csv`.
+/// - Kaggle's copy of ML-20M: `rating.csv`, `movie.csv`, `tag.csv`, `link.csv`, `genome_scores.csv`,
+///   `genome_tags.csv` (timestamps as `2005-04-02 23:53:47` text).
+/// - ML-1M / ML-10M: `ratings.dat`, `movies.dat`, `tags.dat` with `::` separators.
+/// - ML-100K: `u.data` (tab-separated) and `u.item` (pipe-separated, Latin-1, 19 genre flags).
+public struct DatasetFiles: Sendable, Equatable {
+    /// Which family of files was found.
+    public enum Format: String, Sendable, Equatable {
+        case groupLens = "GroupLens CSV"
+        case kaggle = "Kaggle CSV"
+        case dat = "ML-1M/10M .dat"
+        case ml100k = "ML-100K"
+    }
+
+    public var directory: URL
+    public var format: Format
+    public var ratings: URL
+    public var movies: URL
+    public var tags: URL?
+    public var links: URL?
+    public var genomeScores: URL?
+    public var genomeTags: URL?
+
+    static let ratingNames = ["ratings.csv", "rating.csv", "ratings.dat", "u.data"]
+    static let movieNames = ["movies.csv", "movie.csv", "movies.dat", "u.item"]
+
+    /// Finds the files in `directory`.
+    ///
+    /// - Throws: ``MovieLensError/missingFile(kind:directory:lookedFor:)`` listing every name tried
+    ///   when ratings or movies are missing.
+    public static func discover(in directory: URL) throws -> DatasetFiles {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw MovieLensError.io(path: directory.path, reason: "no such folder")
+        }
+        func find(_ names: [String]) -> URL? {
+            names.lazy.map { directory.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0.path) }
+        }
+        guard let ratings = find(ratingNames) else {
+            throw MovieLensError.missingFile(kind: "ratings", directory: directory.path, lookedFor: ratingNames)
+        }
+        let format: Format
+        switch ratings.lastPathComponent {
+        case "ratings.csv": format = .groupLens
+        case "rating.csv": format = .kaggle
+        case "ratings.dat": format = .dat
+        default: format = .ml100k
+        }
+        let movieCandidates: [String]
+        switch format {
+        case .groupLens: movieCandidates = ["movies.csv", "movie.csv"]
+        case .kaggle: movieCandidates = ["movie.csv", "movies.csv"]
+        case .dat: movieCandidates = ["movies.dat"]
+        case .ml100k: movieCandidates = ["u.item"]
+        }
+        guard let movies = find(movieCandidates) else {
+            throw MovieLensError.missingFile(kind: "movies", directory: directory.path, lookedFor: movieCandidates)
+        }
+        return DatasetFiles(
+            directory: directory, format: format, ratings: ratings, movies: movies,
+            tags: find(format == .dat ? ["tags.dat"] : ["tags.csv", "tag.csv"]),
+            links: find(["links.csv", "link.csv"]),
+            genomeScores: find(["genome-scores.csv", "genome_scores.csv"]),
+            genomeTags: find(["genome-tags.csv", "genome_tags.csv"]))
+    }
+
+    /// The dialect and whether the files have header lines.
+    var dialect: Dialect {
+        switch format {
+        case .groupLens, .kaggle: return .csv
+        case .dat: return .doubleColon
+        case .ml100k: return .tab
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import LinearAlgebra
+
+/// The tag genome: how strongly each of ~1,100 tags applies to each of ~10,000 movies, as a dense
+/// movie × tag matrix of relevances in [0, 1] with the tag names.
+public struct Genome: Sendable {
+    /// The movies with genome data (rows of ``relevance``), ascending id.
+    public var movies: IDMap
+    /// Tag ids (columns of ``relevance``), ascending.
+    public var tagIDs: [Int32]
+    /// Tag names, aligned with ``tagIDs``.
+    public var tagNames: [String]
+    /// movies × tags; pairs absent from the file are 0.
+    public var relevance: Matrix
+    /// Number of (movie, tag) cells the file did not give (left at 0).
+    public var missingPairs: Int
+
+    /// Loads `genome-tags.csv` and then `genome-scores.csv` (in parallel), pivoting to the dense matrix.
+    ///
+    /// Score rows whose tag is not in the tag file, or whose movie is not in `knownMovies` (when
+    /// given), are skipped and counted in the report's `unknownReferencesSkipped`.
+    /// - Complexity: O(rows) parsing plus O(movies × tags) for the matrix.
+    public static func load(scores: URL, tags: URL, knownMovies: IDMap? = nil, policy: ErrorPolicy = .strict,
+                            threads: Int = Backend.defaultThreads) throws -> (Genome, [LoadReport]) {
+        let tagFile = try InputFile(path: tags.path, name: tags.lastPathComponent)
+        var tagReport = LoadReport(file: tagFile.name)
+        let tagHeader = try CSVHeader.read(tagFile, dialect: .csv).columns
+        let tagCols = try ["tagId", "tag"].map { try SmallTable.column(tagHeader, $0, file: tagFile.name) }
+        var tagPairs = [(Int32, String)]()
+        try SmallTable.forEachRecord(tagFile, dialect: .csv, hasHeader: true, policy: policy, report: &tagReport) { t, _ throws(RecordProblem) in
+            try SmallTable.fieldCount(t, tagHeader.count)
+            tagPairs.append((Int32(try SmallTable.integer(t, tagCols[0], "tagId")), try SmallTable.text(t, tagCols[1])))
+        }
+        tagPairs.sort { $0.0 < $1.0 }
+        let tagMap = IDMap(tagPairs.map(\.0))
+
+        let file = try InputFile(path: scores.path, name: scores.lastPathComponent)
+        var report = LoadReport(file: file.name)
+        let header = try CSVHeader.read(file, dialect: .csv)
+        let cols = try ["movieId", "tagId", "relevance"].map { try header.index(of: $0, file: file.name) }
+        let fieldCount = header.columns.count
+        var reader = ChunkedCSVReader(file: file, dialect: .csv, header: header)
+        reader.threads = threads
+        var movieIDs = [Int32](), tagIndex = [Int32](), values = [Float]()
+        try reader.parse(policy: policy, report: &report, makeOutput: { ScoreChunk() }, decode: { t, chunk throws(RecordProblem) in
+            try SmallTable.fieldCount(t, fieldCount)
+            let movie = try SmallTable.integer(t, cols[0], "movieId")
+            let tag = try SmallTable.integer(t, cols[1], "tagId")
+            let f = t.fields[cols[2]]
+            guard let r = NumberParsing.decimal(t.bytes, f.start, f.end) else {
+                throw RecordProblem(column: cols[2] + 1, defect: .notANumber(column: "relevance"), text: t.excerpt(f))
+            }
+            guard r >= 0 && r <= 1 else {
+                throw RecordProblem(column: cols[2] + 1, defect: .other("relevance outside 0–1"), text: t.excerpt(f))
+            }
+            chunk.movies.append(Int32(movie))
+            chunk.tags.append(Int32(tag))
+            chunk.values.append(Float(r))
+        }, merge: { chunk in
+            movieIDs += chunk.movies
+            let idx = tagMap.indices(of: chunk.tags)
+            tagIndex += idx
+            values += chunk.values
+        })
+        // Drop rows with unknown tags or movies.
+        var keep = [Int]()
+        keep.reserveCapacity(values.count)
+        for i in 0..<values.count {
+            if tagIndex[i] < 0 { continue }
+            if let known = knownMovies, known.index(of: movieIDs[i]) == nil { continue }
+            keep.append(i)
+        }
+        report.unknownReferencesSkipped = values.count - keep.count
+        report.records = keep.count
+        let movieMap = IDMap(keep.map { movieIDs[$0] })
+        var matrix = Matrix(rows: movieMap.count, cols: tagMap.count)
+        var filled = [Bool](repeating: false, count: movieMap.count * tagMap.count)
+        matrix.withMutableView { m in
+            for i in keep {
+                guard let row = movieMap.index(of: movieIDs[i]) else { continue }
+                let col = Int(tagIndex[i])
+                m[row, col] = values[i]
+                filled[row * tagMap.count + col] = true
+            }
+        }
+        let missing = filled.lazy.filter { !$0 }.count
+        let genome = Genome(movies: movieMap, tagIDs: tagPairs.map(\.0), tagNames: tagPairs.map(\.1),
+                            relevance: matrix, missingPairs: missing)
+        return (genome, [tagReport, report])
+    }
+}
+
+struct ScoreChunk {
+    var movies = [Int32](), tags = [Int32](), values = [Float]()
+}
