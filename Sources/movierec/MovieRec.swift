@@ -9,5 +9,5 @@ struct MovieRec: ParsableCommand {
         Exit codes: 0 success, 1 usage error, 2 bad input, 3 internal error.
         Errors go to standard error; results to standard output.
         """,
-        subcommands: [Info.self, Bench.self])
+        subcommands: [Info.self, Synth.self, Bench.self])
 }

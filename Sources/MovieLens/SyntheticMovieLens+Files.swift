@@ -1,0 +1,420 @@
+import Foundation
+import LinearAlgebra
+
+extension SyntheticMovieLens {
+    /// Independent random streams, one per purpose, each split per user or movie.
+    enum Stream: UInt64 {
+        case taste = 0x7A57E, picks = 0x91C65, ratings = 0x2A7E5, genome = 0x6E40E, fixup = 0xF1C5, tags = 0x7A65
+    }
+
+    func generator(_ purpose: Stream, _ index: Int) -> SeededGenerator {
+        SeededGenerator(seed: seed &+ purpose.rawValue &* 0x9E37_79B9_7F4A_7C15, stream: UInt64(index))
+    }
+
+    /// A user's taste: latent vector, genre preference, bias and star granularity.
+    struct Taste {
+        var vector: [Float]
+        var genreCDF: [Double]
+        var genrePreference: [Double]
+        var bias: Float
+        var halfStars: Bool
+    }
+
+    func taste(of user: Int, world: World) -> Taste {
+        var g = generator(.taste, user)
+        let d = Self.dims
+        let vector = (0..<d).map { _ in Float(g.nextGaussian()) * 0.8 }
+        let genreCount = Self.genreFrequencies.count
+        var logits = [Double](repeating: 0, count: genreCount)
+        for c in 0..<genreCount {
+            var s: Float = 0
+            for k in 0..<d { s += vector[k] * world.genreVectors[c * d + k] }
+            logits[c] = Double(s) / 2 + log(Double(Self.genreFrequencies[c].1))
+        }
+        let top = logits.max() ?? 0
+        var pref = logits.map { exp($0 - top) }
+        let z = pref.reduce(0, +)
+        pref = pref.map { $0 / z }
+        var cdf = [Double]()
+        var acc = 0.0
+        for p in pref { acc += p; cdf.append(acc) }
+        return Taste(vector: vector, genreCDF: cdf, genrePreference: pref, bias: Float(g.nextGaussian()) * 0.4,
+                     halfStars: g.nextUnitDouble() < preset.halfStarUsers)
+    }
+
+    /// Cumulative popularity over the rated movies, globally and within each genre.
+    struct Samplers {
+        var global: (cdf: [Double], movies: [Int32])
+        var byGenre: [(cdf: [Double], movies: [Int32])]
+        var genreMass: [Double]
+
+        static func draw(_ s: (cdf: [Double], movies: [Int32]), _ u: Double) -> Int32 {
+            var lo = 0, hi = s.cdf.count - 1
+            let x = u * (s.cdf.last ?? 0)
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if s.cdf[mid] <= x { lo = mid + 1 } else { hi = mid }
+            }
+            return s.movies[lo]
+        }
+    }
+
+    func samplers(_ world: World) -> Samplers {
+        func build(_ movies: [Int]) -> (cdf: [Double], movies: [Int32]) {
+            var acc = 0.0
+            var cdf = [Double](), ms = [Int32]()
+            for m in movies where world.popularity[m] > 0 {
+                acc += world.popularity[m]
+                cdf.append(acc)
+                ms.append(Int32(m))
+            }
+            return (cdf, ms)
+        }
+        let all = Array(0..<preset.movies)
+        let byGenre = (0..<Self.genreFrequencies.count).map { c in build(all.filter { world.genres[$0].contains(c) }) }
+        return Samplers(global: build(all), byGenre: byGenre, genreMass: byGenre.map { $0.cdf.last ?? 0 })
+    }
+
+    /// Phase 1: every user's movies, in the order the user rates them (indices into the movie list).
+    func pickMovies(_ world: World, _ samplers: Samplers) -> [Int32] {
+        var picks = [Int32](repeating: 0, count: preset.ratings)
+        let heavy = max(64, preset.ratedMovies / 16)
+        picks.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let out = UnsafeSendable(base)
+            let input = UnsafeSendableBox((self, world, samplers))
+            Parallel.forChunks(count: preset.users, threads: threads, minChunk: 256) { users in
+                let (gen, world, samplers) = input.value
+                var stamp = [Int32](repeating: -1, count: gen.preset.movies)
+                for u in users {
+                    let n = world.activity[u]
+                    let dst = out.pointer + world.offsets[u]
+                    let taste = gen.taste(of: u, world: world)
+                    var g = gen.generator(.picks, u)
+                    if n >= heavy {
+                        gen.gumbelTopK(n, taste, world, samplers, &g, dst)
+                        continue
+                    }
+                    var count = 0
+                    var attempts = 0
+                    while count < n {
+                        attempts += 1
+                        if attempts > 200 * n {
+                            // Pathological rejection rate: finish exactly.
+                            gen.gumbelTopK(n, taste, world, samplers, &g, dst)
+                            break
+                        }
+                        let m: Int32
+                        if g.nextUnitDouble() < 0.3 {
+                            m = Samplers.draw(samplers.global, g.nextUnitDouble())
+                        } else {
+                            let x = g.nextUnitDouble()
+                            var c = taste.genreCDF.firstIndex { $0 > x } ?? (taste.genreCDF.count - 1)
+                            if samplers.byGenre[c].movies.isEmpty { c = -1 }
+                            m = c < 0 ? Samplers.draw(samplers.global, g.nextUnitDouble())
+                                      : Samplers.draw(samplers.byGenre[c], g.nextUnitDouble())
+                        }
+                        if stamp[Int(m)] == Int32(u) { continue }
+                        stamp[Int(m)] = Int32(u)
+                        dst[count] = m
+                        count += 1
+                    }
+                }
+            }
+        }
+        return picks
+    }
+
+    /// Exact weighted sampling of `n` distinct movies without replacement (Gumbel top-k), in
+    /// descending key order.
+    func gumbelTopK(_ n: Int, _ taste: Taste, _ world: World, _ samplers: Samplers, _ g: inout SeededGenerator,
+                    _ dst: UnsafeMutablePointer<Int32>) {
+        var keys = [Float](repeating: -.infinity, count: preset.movies)
+        for m in 0..<preset.movies where world.popularity[m] > 0 {
+            var w = 0.3 * world.popularity[m] / max(1e-300, samplers.global.cdf.last ?? 1)
+            for c in world.genres[m] where samplers.genreMass[c] > 0 {
+                w += 0.7 * taste.genrePreference[c] * world.popularity[m] / samplers.genreMass[c]
+            }
+            let u = max(1e-300, g.nextUnitDouble())
+            keys[m] = Float(log(w) - log(-log(u)))
+        }
+        let top = keys.withUnsafeBufferPointer { TopK.select($0, k: n) }
+        for (i, entry) in top.enumerated() { dst[i] = Int32(entry.index) }
+    }
+
+    /// Phase 2: gives every movie of the rated set at least one rating, by swapping it into a
+    /// random user's list in place of that user's most-rated movie. Returns the final counts.
+    func ensureEveryRatedMovieIsRated(_ picks: inout [Int32], _ world: World) -> [Int] {
+        var counts = [Int](repeating: 0, count: preset.movies)
+        for m in picks { counts[Int(m)] += 1 }
+        var g = generator(.fixup, 0)
+        for m in 0..<preset.movies where world.popularity[m] > 0 && counts[m] == 0 {
+            for _ in 0..<1000 {
+                let u = Int(g.next() % UInt64(preset.users))
+                let range = world.offsets[u]..<world.offsets[u + 1]
+                guard let slot = range.max(by: { counts[Int(picks[$0])] < counts[Int(picks[$1])] || (counts[Int(picks[$0])] == counts[Int(picks[$1])] && $0 > $1) }),
+                      counts[Int(picks[slot])] > 1 else { continue }
+                counts[Int(picks[slot])] -= 1
+                picks[slot] = Int32(m)
+                counts[m] = 1
+                break
+            }
+        }
+        return counts
+    }
+
+    // MARK: - Writing
+
+    /// Writes the file set into `directory` and returns what was written. Each file is written
+    /// atomically (temporary file, then rename).
+    public func write(to directory: URL, progress: (String) -> Void = { _ in }) throws -> Summary {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        progress("model")
+        let world = buildWorld()
+        let samplers = samplers(world)
+        progress("choosing \(preset.ratings) (user, movie) pairs")
+        var picks = pickMovies(world, samplers)
+        let counts = ensureEveryRatedMovieIsRated(&picks, world)
+        var files = [String]()
+        progress("movies.csv")
+        try writeMovies(world, to: directory.appendingPathComponent("movies.csv")); files.append("movies.csv")
+        progress("ratings.csv")
+        try writeRatings(world, picks, to: directory.appendingPathComponent("ratings.csv")); files.append("ratings.csv")
+        progress("tags.csv, links.csv")
+        try writeTags(world, picks, to: directory.appendingPathComponent("tags.csv")); files.append("tags.csv")
+        try writeLinks(world, to: directory.appendingPathComponent("links.csv")); files.append("links.csv")
+        var genomeMovies = 0
+        if includeGenome && preset.genomeMovies > 0 {
+            progress("genome-scores.csv, genome-tags.csv")
+            genomeMovies = try writeGenome(world, counts, to: directory)
+            files += ["genome-scores.csv", "genome-tags.csv"]
+        }
+        let summary = Summary(preset: preset.name, seed: seed, users: preset.users, movies: preset.movies,
+                              ratedMovies: counts.filter { $0 > 0 }.count, ratings: preset.ratings,
+                              genomeMovies: genomeMovies, genomeTags: genomeMovies > 0 ? preset.genomeTags : 0,
+                              tags: preset.tags, files: files,
+                              seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFileWriter.write(Array(try encoder.encode(summary)) + [10], to: directory.appendingPathComponent("synth.json"))
+        return summary
+    }
+
+    var eol: StaticString { crlf ? "\r\n" : "\n" }
+
+    func title(_ m: Int, year: Int) -> String {
+        if m % 50 == 7 { return "Synthetic \"Movie\" \(m) (\(year))" }
+        if m % 10 == 3 { return "Synthetic Movie \(m), The (\(year))" }
+        return "Synthetic Movie \(m) (\(year))"
+    }
+
+    func writeMovies(_ world: World, to url: URL) throws {
+        var g = generator(.taste, Int.max)
+        var out = TextBuffer(capacity: preset.movies * 48)
+        out.append("movieId,title,genres"); out.append(eol)
+        for m in 0..<preset.movies {
+            let year = 2015 - Int(pow(g.nextUnitDouble(), 1.6) * 100)
+            out.append(world.movieIDs[m]); out.append(UInt8(ascii: ","))
+            out.appendCSVField(title(Int(world.movieIDs[m]), year: year)); out.append(UInt8(ascii: ","))
+            let names = world.genres[m].map { Self.genreFrequencies[$0].0 }
+            out.appendCSVField(names.isEmpty ? "(no genres listed)" : names.joined(separator: "|"))
+            out.append(eol)
+        }
+        try AtomicFileWriter.write(out.bytes, to: url)
+    }
+
+    func writeRatings(_ world: World, _ picks: [Int32], to url: URL) throws {
+        let writer = try AtomicFileWriter(destination: url)
+        var header = TextBuffer()
+        header.append("userId,movieId,rating,timestamp"); header.append(eol)
+        try writer.write(header.bytes)
+        let block = 2048
+        let blocks = (preset.users + block - 1) / block
+        let round = max(1, threads) * 4
+        let input = UnsafeSendableBox((self, world, picks))
+        var b0 = 0
+        while b0 < blocks {
+            let ids = Array(b0..<min(blocks, b0 + round))
+            let slots = UnsafeMutablePointer<TextBuffer>.allocate(capacity: ids.count)
+            slots.initialize(repeating: TextBuffer(), count: ids.count)
+            defer { slots.deinitialize(count: ids.count); slots.deallocate() }
+            let out = UnsafeSendable(slots)
+            Parallel.forEach(count: ids.count, threads: threads) { k in
+                let (gen, world, picks) = input.value
+                let users = (ids[k] * block)..<min(gen.preset.users, (ids[k] + 1) * block)
+                out.pointer[k] = gen.ratingLines(users, world, picks)
+            }
+            for k in 0..<ids.count { try writer.write(slots[k].bytes) }
+            b0 += round
+        }
+        try writer.commit()
+    }
+
+    /// The ratings.csv lines of `users`, each user's rows sorted by movie id.
+    func ratingLines(_ users: Range<Int>, _ world: World, _ picks: [Int32]) -> TextBuffer {
+        var out = TextBuffer(capacity: (world.offsets[users.upperBound] - world.offsets[users.lowerBound]) * 30)
+        let d = Self.dims
+        let (start, end) = (preset.timeRange.lowerBound, preset.timeRange.upperBound)
+        for u in users {
+            let taste = taste(of: u, world: world)
+            var g = generator(.ratings, u)
+            let range = world.offsets[u]..<world.offsets[u + 1]
+            let n = range.count
+            // Time: session gaps of seconds, days between sessions, scaled into the window.
+            var gaps = [Double](repeating: 0, count: n)
+            for i in 1..<max(1, n) {
+                gaps[i] = g.nextUnitDouble() < 0.85 ? 10 + 590 * g.nextUnitDouble()
+                                                    : -log(max(1e-12, g.nextUnitDouble())) * 86_400 * 20
+            }
+            let window = Double(end - start)
+            let span = gaps.reduce(0, +)
+            let squeeze = span > window * 0.9 ? window * 0.9 / span : 1
+            var t = Double(start) + g.nextUnitDouble() * max(0, window - span * squeeze)
+            var rows = [(movie: Int32, stars: Double, time: Int64)]()
+            rows.reserveCapacity(n)
+            var last: Int64 = .min
+            for (i, slot) in range.enumerated() {
+                t += max(1, gaps[i] * squeeze)
+                var time = Int64(t)
+                if time <= last { time = last + 1 }
+                last = time
+                let m = Int(picks[slot])
+                var dot: Float = 0
+                for k in 0..<d { dot += taste.vector[k] * world.factors[m * d + k] }
+                let raw = 3.55 + Double(taste.bias + world.bias[m] + 0.18 * dot) + 0.6 * g.nextGaussian()
+                let stars = taste.halfStars ? min(5, max(0.5, (raw * 2).rounded() / 2)) : min(5, max(1, raw.rounded()))
+                rows.append((world.movieIDs[m], stars, time))
+            }
+            rows.sort { $0.movie < $1.movie }
+            for r in rows {
+                out.append(Int64(u + 1)); out.append(UInt8(ascii: ","))
+                out.append(r.movie); out.append(UInt8(ascii: ","))
+                out.append(r.stars, decimals: 1); out.append(UInt8(ascii: ","))
+                out.append(r.time); out.append(eol)
+            }
+        }
+        return out
+    }
+
+    /// 1,128-ish genome tag names: two-word phrases, a few with commas or quotes.
+    func tagNames(_ count: Int) -> [String] {
+        let first = ["dark", "funny", "violent", "romantic", "classic", "cult", "quirky", "atmospheric", "visually",
+                     "great", "slow", "witty", "epic", "bleak", "tense", "gentle", "surreal", "gritty", "stylish",
+                     "heartwarming", "absurd", "clever", "moody", "brutal", "tragic", "uplifting", "dreamlike",
+                     "campy", "cerebral", "satirical", "nostalgic", "haunting", "offbeat"]
+        let second = ["comedy", "soundtrack", "plot twist", "ending", "dialogue", "cinematography", "villain",
+                      "hero", "heist", "romance", "war", "space", "family", "friendship", "revenge", "music",
+                      "politics", "history", "future", "childhood", "road trip", "mystery", "courtroom",
+                      "animation", "noir", "western", "horror", "monsters", "robots", "dystopia", "sports",
+                      "cooking", "small town", "big city", "based on a book"]
+        var names = [String]()
+        var seen = Set<String>()
+        var g = generator(.genome, Int.max)
+        while names.count < count {
+            var name = first[Int(g.next() % UInt64(first.count))] + " " + second[Int(g.next() % UInt64(second.count))]
+            if seen.contains(name) { name += " \(names.count)" }
+            if names.count % 97 == 5 { name = "\"\(name)\"" }
+            if names.count % 89 == 11 { name = name.replacingOccurrences(of: " ", with: ", ") }
+            guard seen.insert(name).inserted else { continue }
+            names.append(name)
+        }
+        return names
+    }
+
+    func writeTags(_ world: World, _ picks: [Int32], to url: URL) throws {
+        var g = generator(.tags, 0)
+        let vocabulary = tagNames(preset.genomeTags)
+        var rows = [(user: Int, movie: Int32, tag: Int, time: Int64)]()
+        rows.reserveCapacity(preset.tags)
+        let (start, end) = (preset.timeRange.lowerBound, preset.timeRange.upperBound)
+        for _ in 0..<preset.tags {
+            let u = Int(g.next() % UInt64(preset.users))
+            let range = world.offsets[u]..<world.offsets[u + 1]
+            let m = picks[range.lowerBound + Int(g.next() % UInt64(range.count))]
+            rows.append((u + 1, world.movieIDs[Int(m)], Int(g.next() % UInt64(vocabulary.count)),
+                         start + Int64(g.nextUnitDouble() * Double(end - start))))
+        }
+        rows.sort { ($0.user, $0.movie, $0.tag, $0.time) < ($1.user, $1.movie, $1.tag, $1.time) }
+        var out = TextBuffer(capacity: preset.tags * 40)
+        out.append("userId,movieId,tag,timestamp"); out.append(eol)
+        for r in rows {
+            out.append(Int64(r.user)); out.append(UInt8(ascii: ","))
+            out.append(r.movie); out.append(UInt8(ascii: ","))
+            out.appendCSVField(vocabulary[r.tag]); out.append(UInt8(ascii: ","))
+            out.append(r.time); out.append(eol)
+        }
+        try AtomicFileWriter.write(out.bytes, to: url)
+    }
+
+    func writeLinks(_ world: World, to url: URL) throws {
+        var g = generator(.tags, 1)
+        var out = TextBuffer(capacity: preset.movies * 24)
+        out.append("movieId,imdbId,tmdbId"); out.append(eol)
+        for m in 0..<preset.movies {
+            out.append(world.movieIDs[m]); out.append(UInt8(ascii: ","))
+            let imdb = String(100_000 + Int(world.movieIDs[m]) * 7 + Int(g.next() % 7))
+            out.append(String(repeating: "0", count: max(0, 7 - imdb.count)) + imdb); out.append(UInt8(ascii: ","))
+            if g.nextUnitDouble() >= 0.005 { out.append(Int64(1 + g.next() % 500_000)) }
+            out.append(eol)
+        }
+        try AtomicFileWriter.write(out.bytes, to: url)
+    }
+
+    /// Writes genome-tags.csv and genome-scores.csv for the most-rated movies; returns their count.
+    func writeGenome(_ world: World, _ counts: [Int], to directory: URL) throws -> Int {
+        let names = tagNames(preset.genomeTags)
+        var tagsOut = TextBuffer()
+        tagsOut.append("tagId,tag"); tagsOut.append(eol)
+        for (i, name) in names.enumerated() {
+            tagsOut.append(Int64(i + 1)); tagsOut.append(UInt8(ascii: ","))
+            tagsOut.appendCSVField(name); tagsOut.append(eol)
+        }
+        try AtomicFileWriter.write(tagsOut.bytes, to: directory.appendingPathComponent("genome-tags.csv"))
+
+        let d = Self.dims
+        var g = generator(.genome, 0)
+        let tagVectors = (0..<(names.count * d)).map { _ in Float(g.nextGaussian()) }
+        let tagBias = (0..<names.count).map { _ in Float(g.nextGaussian() - 2) }
+        let chosen = (0..<preset.movies).filter { counts[$0] > 0 }
+            .sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
+            .prefix(preset.genomeMovies).sorted { world.movieIDs[$0] < world.movieIDs[$1] }
+        let writer = try AtomicFileWriter(destination: directory.appendingPathComponent("genome-scores.csv"))
+        var header = TextBuffer()
+        header.append("movieId,tagId,relevance"); header.append(eol)
+        try writer.write(header.bytes)
+        let block = 64
+        let blocks = (chosen.count + block - 1) / block
+        let round = max(1, threads) * 4
+        let input = UnsafeSendableBox((self, world, Array(chosen), tagVectors, tagBias))
+        var b0 = 0
+        while b0 < blocks {
+            let ids = Array(b0..<min(blocks, b0 + round))
+            let slots = UnsafeMutablePointer<TextBuffer>.allocate(capacity: ids.count)
+            slots.initialize(repeating: TextBuffer(), count: ids.count)
+            defer { slots.deinitialize(count: ids.count); slots.deallocate() }
+            let out = UnsafeSendable(slots)
+            Parallel.forEach(count: ids.count, threads: threads) { k in
+                let (gen, world, chosen, tagVectors, tagBias) = input.value
+                var text = TextBuffer(capacity: block * tagBias.count * 20)
+                for idx in (ids[k] * block)..<min(chosen.count, (ids[k] + 1) * block) {
+                    let m = chosen[idx]
+                    var rg = gen.generator(.genome, m + 1)
+                    for t in 0..<tagBias.count {
+                        var dot: Float = 0
+                        for j in 0..<d { dot += world.factors[m * d + j] * tagVectors[t * d + j] }
+                        let z = Double(tagBias[t] + 1.3 * dot / Float(d).squareRoot()) + 0.5 * rg.nextGaussian()
+                        text.append(world.movieIDs[m]); text.append(UInt8(ascii: ","))
+                        text.append(Int64(t + 1)); text.append(UInt8(ascii: ","))
+                        text.append(1 / (1 + exp(-z)), decimals: 5); text.append(gen.eol)
+                    }
+                }
+                out.pointer[k] = text
+            }
+            for k in 0..<ids.count { try writer.write(slots[k].bytes) }
+            b0 += round
+        }
+        try writer.commit()
+        return chosen.count
+    }
+}
