@@ -29,6 +29,36 @@ enum TokenizeFailure: Error {
     case tooManyFields
 }
 
+/// The fields of the current record, in storage the tokenizer owns (no allocation per record).
+final class FieldList {
+    static let capacity = 4096
+    private let storage = UnsafeMutablePointer<FieldSpan>.allocate(capacity: FieldList.capacity)
+    /// Number of fields in the current record.
+    private(set) var count = 0
+
+    deinit { storage.deallocate() }
+
+    @inline(__always) func removeAll() { count = 0 }
+
+    /// Appends a field; returns false when the record has too many fields.
+    @inline(__always) func append(_ f: FieldSpan) -> Bool {
+        guard count < FieldList.capacity else { return false }
+        storage[count] = f
+        count += 1
+        return true
+    }
+
+    /// Field `i` (callers check `i < count`, e.g. through the record's field-count check).
+    @inline(__always) subscript(i: Int) -> FieldSpan {
+        assert(i < count, "field index out of range")
+        return storage[i]
+    }
+
+    var first: FieldSpan? { count > 0 ? storage[0] : nil }
+
+    var all: [FieldSpan] { (0..<count).map { storage[$0] } }
+}
+
 /// A byte-level RFC 4180 record splitter over a borrowed buffer: no allocation per record.
 ///
 /// Records end at LF or CRLF (a lone CR inside a field is kept); with quoting, a field that starts
@@ -36,14 +66,12 @@ enum TokenizeFailure: Error {
 struct CSVTokenizer {
     let bytes: UnsafeBufferPointer<UInt8>
     let dialect: Dialect
-    /// Reusable storage for the current record's fields.
-    var fields: [FieldSpan]
+    /// The current record's fields.
+    let fields = FieldList()
 
     init(bytes: UnsafeBufferPointer<UInt8>, dialect: Dialect) {
         self.bytes = bytes
         self.dialect = dialect
-        self.fields = []
-        self.fields.reserveCapacity(32)
     }
 
     static let lf = UInt8(ascii: "\n")
@@ -55,14 +83,13 @@ struct CSVTokenizer {
     ///
     /// - Precondition: `position < end`.
     @inline(__always)
-    mutating func nextRecord(from position: Int, end: Int) throws(TokenizeFailure) -> (next: Int, newlines: Int) {
-        fields.removeAll(keepingCapacity: true)
+    func nextRecord(from position: Int, end: Int) throws(TokenizeFailure) -> (next: Int, newlines: Int) {
+        fields.removeAll()
         var i = position
         var newlines = 0
         let sep = dialect.separator
         let sepWidth = dialect.doubled ? 2 : 1
         while true {
-            if fields.count >= 4096 { throw .tooManyFields }
             if dialect.quoting && i < end && bytes[i] == Self.quote {
                 // Quoted field.
                 let start = i + 1
@@ -77,7 +104,7 @@ struct CSVTokenizer {
                     if b == Self.lf { newlines += 1 }
                     j += 1
                 }
-                fields.append(FieldSpan(start: start, end: j, quoted: true))
+                guard fields.append(FieldSpan(start: start, end: j, quoted: true)) else { throw .tooManyFields }
                 j += 1  // closing quote
                 if j >= end { return (end, newlines) }
                 let b = bytes[j]
@@ -95,14 +122,14 @@ struct CSVTokenizer {
                 j += 1
             }
             if j >= end {
-                fields.append(FieldSpan(start: i, end: trimCR(i, end), quoted: false))
+                guard fields.append(FieldSpan(start: i, end: trimCR(i, end), quoted: false)) else { throw .tooManyFields }
                 return (end, newlines)
             }
             if bytes[j] == Self.lf {
-                fields.append(FieldSpan(start: i, end: trimCR(i, j), quoted: false))
+                guard fields.append(FieldSpan(start: i, end: trimCR(i, j), quoted: false)) else { throw .tooManyFields }
                 return (j + 1, newlines + 1)
             }
-            fields.append(FieldSpan(start: i, end: j, quoted: false))
+            guard fields.append(FieldSpan(start: i, end: j, quoted: false)) else { throw .tooManyFields }
             i = j + sepWidth
         }
     }

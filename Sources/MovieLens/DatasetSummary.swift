@@ -42,7 +42,7 @@ public struct DatasetSummary: Sendable, Codable {
         directory = data.files.directory.path
         format = data.files.format.rawValue
         ratings = data.ratings.count
-        users = Set(data.ratings.userIDs).count
+        users = IDMap(data.ratings.userIDs).count
         movies = data.movies.count
         let rated = IDMap(data.ratings.movieIDs)
         ratedMovies = rated.count

@@ -41,27 +41,41 @@ public struct Genome: Sendable {
         let fieldCount = header.columns.count
         var reader = ChunkedCSVReader(file: file, dialect: .csv, header: header)
         reader.threads = threads
-        var movieIDs = [Int32](), tagIndex = [Int32](), values = [Float]()
-        try reader.parse(policy: policy, report: &report, makeOutput: { ScoreChunk() }, decode: { t, chunk throws(RecordProblem) in
-            try SmallTable.fieldCount(t, fieldCount)
-            let movie = try SmallTable.integer(t, cols[0], "movieId")
-            let tag = try SmallTable.integer(t, cols[1], "tagId")
-            let f = t.fields[cols[2]]
-            guard let r = NumberParsing.decimal(t.bytes, f.start, f.end) else {
-                throw RecordProblem(column: cols[2] + 1, defect: .notANumber(column: "relevance"), text: t.excerpt(f))
+        let plan = try reader.plan()
+        var movieIDs = [Int32](), tagNumbers = [Int32](), values = [Float]()
+        var rows = 0
+        try movieIDs = Array(unsafeUninitializedCapacity: plan.capacity) { mb, mc in
+            try tagNumbers = Array(unsafeUninitializedCapacity: plan.capacity) { tb, tc in
+                try values = Array(unsafeUninitializedCapacity: plan.capacity) { vb, vc in
+                    guard let mp = mb.baseAddress, let tp = tb.baseAddress, let vp = vb.baseAddress else { return }
+                    let out = UnsafeSendableBox((mp, tp, vp))
+                    rows = try reader.parse(plan, policy: policy, report: &report, decode: { t, row throws(RecordProblem) in
+                        try SmallTable.fieldCount(t, fieldCount)
+                        let movie = try SmallTable.integer(t, cols[0], "movieId")
+                        let tag = try SmallTable.integer(t, cols[1], "tagId")
+                        let f = t.fields[cols[2]]
+                        guard let r = NumberParsing.decimal(t.bytes, f.start, f.end) else {
+                            throw RecordProblem(column: cols[2] + 1, defect: .notANumber(column: "relevance"), text: t.excerpt(f))
+                        }
+                        guard r >= 0 && r <= 1 else {
+                            throw RecordProblem(column: cols[2] + 1, defect: .other("relevance outside 0–1"), text: t.excerpt(f))
+                        }
+                        let (mp, tp, vp) = out.value
+                        mp[row] = Int32(movie)
+                        tp[row] = Int32(tag)
+                        vp[row] = Float(r)
+                    }, move: { from, to, count in
+                        (mp + to).update(from: mp + from, count: count)
+                        (tp + to).update(from: tp + from, count: count)
+                        (vp + to).update(from: vp + from, count: count)
+                    })
+                    vc = rows
+                }
+                tc = rows
             }
-            guard r >= 0 && r <= 1 else {
-                throw RecordProblem(column: cols[2] + 1, defect: .other("relevance outside 0–1"), text: t.excerpt(f))
-            }
-            chunk.movies.append(Int32(movie))
-            chunk.tags.append(Int32(tag))
-            chunk.values.append(Float(r))
-        }, merge: { chunk in
-            movieIDs += chunk.movies
-            let idx = tagMap.indices(of: chunk.tags)
-            tagIndex += idx
-            values += chunk.values
-        })
+            mc = rows
+        }
+        let tagIndex = tagMap.indices(of: tagNumbers)
         // Drop rows with unknown tags or movies.
         var keep = [Int]()
         keep.reserveCapacity(values.count)
@@ -88,8 +102,4 @@ public struct Genome: Sendable {
                             relevance: matrix, missingPairs: missing)
         return (genome, [tagReport, report])
     }
-}
-
-struct ScoreChunk {
-    var movies = [Int32](), tags = [Int32](), values = [Float]()
 }

@@ -1,3 +1,5 @@
+import LinearAlgebra
+
 /// A dense, order-preserving map between MovieLens ids and 0-based indices.
 ///
 /// Indices follow ascending id order. Lookups go through a direct table when the largest id is
@@ -15,15 +17,11 @@ public struct IDMap: Sendable, Equatable {
 
     /// The map over the distinct values of `ids` (any order, duplicates allowed).
     /// - Complexity: O(n + max id) with the direct table, else O(n log n).
-    public init<S: Sequence>(_ values: S) where S.Element == Int32 {
-        var maxID: Int32 = -1
-        var minID: Int32 = .max
-        var array = [Int32]()
-        if let c = values as? [Int32] { array = c } else { array = Array(values) }
-        for v in array { maxID = max(maxID, v); minID = min(minID, v) }
+    public init<S: Sequence>(_ values: S, threads: Int = Backend.defaultThreads) where S.Element == Int32 {
+        let array = (values as? [Int32]) ?? Array(values)
+        let (minID, maxID) = IDMap.range(of: array, threads: threads)
         if !array.isEmpty && minID >= 0 && maxID < 1 << 26 {
-            var present = [Bool](repeating: false, count: Int(maxID) + 1)
-            for v in array { present[Int(v)] = true }
+            let present = IDMap.presence(of: array, size: Int(maxID) + 1, threads: threads)
             var ids = [Int32]()
             var table = [Int32](repeating: -1, count: Int(maxID) + 1)
             for (id, here) in present.enumerated() where here {
@@ -39,6 +37,49 @@ public struct IDMap: Sendable, Equatable {
             self.table = []
             self.dictionary = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, Int32($0)) })
         }
+    }
+
+    /// Smallest and largest value (`Int32.max`, `-1` for an empty array), in parallel.
+    static func range(of values: [Int32], threads: Int) -> (Int32, Int32) {
+        let parts = Parallel.split(values.count, parts: values.count < 1 << 16 ? 1 : threads)
+        var mins = [Int32](repeating: .max, count: parts.count), maxs = [Int32](repeating: -1, count: parts.count)
+        values.withUnsafeBufferPointer { v in
+            mins.withUnsafeMutableBufferPointer { mn in
+                maxs.withUnsafeMutableBufferPointer { mx in
+                    guard let mnp = mn.baseAddress, let mxp = mx.baseAddress else { return }
+                    let io = UnsafeSendableBox((v, UnsafeSendable(mnp), UnsafeSendable(mxp)))
+                    Parallel.forEach(count: parts.count, threads: threads) { p in
+                        let (v, mn, mx) = io.value
+                        var lo = Int32.max, hi: Int32 = -1
+                        for i in parts[p] { lo = min(lo, v[i]); hi = max(hi, v[i]) }
+                        mn.pointer[p] = lo
+                        mx.pointer[p] = hi
+                    }
+                }
+            }
+        }
+        return (mins.min() ?? .max, maxs.max() ?? -1)
+    }
+
+    /// `present[id]` for every id of `values` (all in `0..<size`), marked in parallel per part then merged.
+    static func presence(of values: [Int32], size: Int, threads: Int) -> [Bool] {
+        let parts = Parallel.split(values.count, parts: values.count < 1 << 16 ? 1 : threads)
+        var marks = [Bool](repeating: false, count: size * parts.count)
+        values.withUnsafeBufferPointer { v in
+            marks.withUnsafeMutableBufferPointer { mb in
+                guard let m = mb.baseAddress else { return }
+                let io = UnsafeSendableBox((v, UnsafeSendable(m)))
+                Parallel.forEach(count: parts.count, threads: threads) { p in
+                    let (v, m) = io.value
+                    let mine = m.pointer + p * size
+                    for i in parts[p] { mine[Int(v[i])] = true }
+                }
+            }
+        }
+        guard parts.count > 1 else { return marks }
+        var present = [Bool](repeating: false, count: size)
+        for p in 0..<parts.count { for id in 0..<size where marks[p * size + id] { present[id] = true } }
+        return present
     }
 
     /// The index of `id`, or `nil` when the id is unknown.
@@ -60,10 +101,24 @@ public struct IDMap: Sendable, Equatable {
 
     /// Maps every id of `values` to its index (-1 for unknown ids).
     /// - Complexity: O(n).
-    public func indices(of values: [Int32]) -> [Int32] {
+    public func indices(of values: [Int32], threads: Int = 1) -> [Int32] {
         if table.isEmpty { return values.map { dictionary[$0] ?? -1 } }
-        return table.withUnsafeBufferPointer { t in
-            values.map { v in v >= 0 && Int(v) < t.count ? t[Int(v)] : -1 }
+        let n = values.count
+        return [Int32](unsafeUninitializedCapacity: n) { out, count in
+            table.withUnsafeBufferPointer { t in
+                values.withUnsafeBufferPointer { v in
+                    guard let o = out.baseAddress else { return }
+                    let input = UnsafeSendableBox((t, v, UnsafeSendable(o)))
+                    Parallel.forChunks(count: n, threads: threads, minChunk: 1 << 16) { range in
+                        let (t, v, o) = input.value
+                        for i in range {
+                            let id = v[i]
+                            o.pointer[i] = id >= 0 && Int(id) < t.count ? t[Int(id)] : -1
+                        }
+                    }
+                }
+            }
+            count = n
         }
     }
 

@@ -87,26 +87,26 @@ extension Ratings {
         }
         var reader = ChunkedCSVReader(file: file, dialect: dialect, header: header)
         reader.threads = threads
+        let plan = try reader.plan()
+        let standardOrder = dialect == .csv && layout.user == 0 && layout.movie == 1 && layout.rating == 2
+            && layout.timestamp == 3 && layout.fieldCount == 4
         var ratings = Ratings()
-        var sortedByUserMovie = true
-        var lastKey: UInt64? = nil
-        var estimated = false
-        try reader.parse(policy: policy, report: &report, makeOutput: { RatingsChunk() }, decode: { tokenizer, chunk throws(RecordProblem) in
-            try chunk.decode(tokenizer, layout)
-        }, merge: { chunk in
-            if !estimated, chunk.ratings.count > 0 {
-                // Reserve once from the first chunk's bytes per row, so the columns never reallocate.
-                let perRow = Double(reader.chunkSize) / Double(chunk.ratings.count)
-                ratings.reserveCapacity(Int(Double(file.size) / perRow * 1.02) + 1024)
-                estimated = true
+        var rows = 0
+        try ratings.withUninitializedColumns(capacity: plan.capacity) { columns in
+            let fastPath: (@Sendable (UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)?
+            if standardOrder {
+                fastPath = { bytes, p, row in columns.fastDecode(bytes, p, row: row) }
+            } else {
+                fastPath = nil
             }
-            if !chunk.sorted { sortedByUserMovie = false }
-            if let first = chunk.firstKey, let last = lastKey, first <= last { sortedByUserMovie = false }
-            if let last = chunk.lastKey { lastKey = last }
-            ratings.append(contentsOf: chunk.ratings)
-        })
+            rows = try reader.parse(plan, policy: policy, report: &report, fastPath: fastPath,
+                                    decode: { tokenizer, row throws(RecordProblem) in
+                try columns.decode(tokenizer, layout, row: row)
+            }, move: columns.move)
+            return rows
+        }
         report.records = ratings.count
-        if !sortedByUserMovie {
+        if !ratings.isStrictlySortedByUserMovie(threads: threads) {
             report.duplicatesDropped = ratings.dropDuplicatesKeepingLatest()
             report.records = ratings.count
         }
@@ -157,17 +157,118 @@ extension Ratings {
     }
 }
 
-/// One chunk's parsed ratings and whether they were strictly increasing by (user, movie).
-struct RatingsChunk {
-    var ratings = Ratings()
-    var sorted = true
-    var firstKey: UInt64?
-    var lastKey: UInt64?
+extension Ratings {
+    /// Fills the four columns through raw pointers: `body` gets writable storage for `capacity`
+    /// rows and returns how many it initialised.
+    mutating func withUninitializedColumns(capacity: Int, _ body: (RatingColumns) throws -> Int) rethrows {
+        var filled = 0
+        var users = [Int32](), movies = [Int32](), values = [Float](), times = [Int64]()
+        try users = Array(unsafeUninitializedCapacity: capacity) { u, uc in
+            try movies = Array(unsafeUninitializedCapacity: capacity) { m, mc in
+                try values = Array(unsafeUninitializedCapacity: capacity) { v, vc in
+                    try times = Array(unsafeUninitializedCapacity: capacity) { t, tc in
+                        guard let up = u.baseAddress, let mp = m.baseAddress, let vp = v.baseAddress, let tp = t.baseAddress else { return }
+                        HugePages.advise(up, count: capacity)
+                        HugePages.advise(mp, count: capacity)
+                        HugePages.advise(vp, count: capacity)
+                        HugePages.advise(tp, count: capacity)
+                        filled = try body(RatingColumns(users: up, movies: mp, values: vp, times: tp))
+                        tc = filled
+                    }
+                    vc = filled
+                }
+                mc = filled
+            }
+            uc = filled
+        }
+        self = Ratings(userIDs: users, movieIDs: movies, values: values, timestamps: times)
+    }
 
-    init() { ratings.reserveCapacity(1 << 16) }
+    /// Whether every (user, movie) key is strictly greater than the one before (then there are no
+    /// duplicate pairs). GroupLens files are sorted this way.
+    /// - Complexity: O(n), parallel.
+    func isStrictlySortedByUserMovie(threads: Int) -> Bool {
+        let n = count
+        guard n > 1 else { return true }
+        let unsorted = FirstFailure()
+        userIDs.withUnsafeBufferPointer { u in
+            movieIDs.withUnsafeBufferPointer { m in
+                let input = UnsafeSendableBox((u, m))
+                Parallel.forChunks(count: n - 1, threads: threads, minChunk: 1 << 16) { range in
+                    let (u, m) = input.value
+                    for i in range {
+                        let a = UInt64(UInt32(bitPattern: u[i])) << 32 | UInt64(UInt32(bitPattern: m[i]))
+                        let b = UInt64(UInt32(bitPattern: u[i + 1])) << 32 | UInt64(UInt32(bitPattern: m[i + 1]))
+                        if b <= a { unsorted.record(i, MovieLensError.invalidArgument("unsorted")); return }
+                    }
+                }
+            }
+        }
+        return unsorted.first == nil
+    }
+}
+
+/// Raw column storage the parallel ratings parser writes rows into.
+struct RatingColumns: @unchecked Sendable {
+    let users: UnsafeMutablePointer<Int32>
+    let movies: UnsafeMutablePointer<Int32>
+    let values: UnsafeMutablePointer<Float>
+    let times: UnsafeMutablePointer<Int64>
 
     @inline(__always)
-    mutating func decode(_ t: CSVTokenizer, _ layout: Ratings.Layout) throws(RecordProblem) {
+    func store(_ row: Int, user: Int64, movie: Int64, rating: Float, time: Int64) {
+        users[row] = Int32(truncatingIfNeeded: user)
+        movies[row] = Int32(truncatingIfNeeded: movie)
+        values[row] = rating
+        times[row] = time
+    }
+
+    func move(from: Int, to: Int, count: Int) {
+        (users + to).update(from: users + from, count: count)
+        (movies + to).update(from: movies + from, count: count)
+        (values + to).update(from: values + from, count: count)
+        (times + to).update(from: times + from, count: count)
+    }
+
+    /// Parses a plain `userId,movieId,rating,timestamp` line (unquoted, Unix seconds, LF or CRLF)
+    /// straight from the bytes into `row` and returns the next line's start; `nil` for anything else,
+    /// which then goes through the tokenizer and ``decode(_:_:row:)`` for an exact error.
+    @inline(__always)
+    func fastDecode(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, row: Int) -> Int? {
+        let end = b.count
+        var p = start
+        @inline(__always) func digits(_ limit: Int) -> Int64? {
+            var v: Int64 = 0
+            let s = p
+            while p < end, case let d = b[p] &- 48, d < 10 { v = v &* 10 &+ Int64(d); p += 1 }
+            return p > s && p - s <= limit ? v : nil
+        }
+        guard let user = digits(9), p < end, b[p] == 44 else { return nil }
+        p += 1
+        guard let movie = digits(9), p < end, b[p] == 44 else { return nil }
+        p += 1
+        guard let whole = digits(1) else { return nil }
+        var rating = Float(whole)
+        if p < end && b[p] == 46 {
+            p += 1
+            guard p < end else { return nil }
+            let d = b[p] &- 48
+            guard d == 0 || d == 5 else { return nil }
+            rating += d == 5 ? 0.5 : 0
+            p += 1
+            while p < end && b[p] == 48 { p += 1 }
+        }
+        guard rating >= 0.5 && rating <= 5, p < end, b[p] == 44 else { return nil }
+        p += 1
+        guard let time = digits(18), p < end else { return nil }
+        if b[p] == 13 { p += 1; guard p < end else { return nil } }
+        guard b[p] == 10 else { return nil }
+        store(row, user: user, movie: movie, rating: rating, time: time)
+        return p + 1
+    }
+
+    /// Decodes a tokenized ratings record into `row`, or throws what is wrong with it.
+    func decode(_ t: CSVTokenizer, _ layout: Ratings.Layout, row: Int) throws(RecordProblem) {
         let f = t.fields
         guard f.count == layout.fieldCount else {
             throw RecordProblem(column: 0, defect: .wrongFieldCount(expected: layout.fieldCount, found: f.count),
@@ -193,13 +294,6 @@ struct RatingsChunk {
         guard let time = NumberParsing.integer(b, tf.start, tf.end) ?? NumberParsing.dateTime(b, tf.start, tf.end) else {
             throw RecordProblem(column: layout.timestamp + 1, defect: .badTimestamp, text: t.excerpt(tf))
         }
-        let key = UInt64(user) << 32 | UInt64(movie)
-        if let last = lastKey, key <= last { sorted = false }
-        if firstKey == nil { firstKey = key }
-        lastKey = key
-        ratings.userIDs.append(Int32(user))
-        ratings.movieIDs.append(Int32(movie))
-        ratings.values.append(Float(rating))
-        ratings.timestamps.append(time)
+        store(row, user: user, movie: movie, rating: Float(rating), time: time)
     }
 }

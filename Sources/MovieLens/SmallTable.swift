@@ -12,13 +12,13 @@ enum SmallTable {
         return try bytes.withUnsafeBufferPointer { b -> [String] in
             let end = b.count
             var p = (end >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) ? 3 : 0
-            var tokenizer = CSVTokenizer(bytes: b, dialect: dialect)
+            let tokenizer = CSVTokenizer(bytes: b, dialect: dialect)
             var line = 1
             var header = [String]()
             if hasHeader {
                 guard p < end else { throw MovieLensError.emptyFile(file.name) }
-                let (next, newlines) = try readHeader(&tokenizer, from: p, end: end, file: file.name)
-                for (i, f) in tokenizer.fields.enumerated() {
+                let (next, newlines) = try readHeader(tokenizer, from: p, end: end, file: file.name)
+                for (i, f) in tokenizer.fields.all.enumerated() {
                     guard let s = tokenizer.string(f) else {
                         throw MovieLensError.malformedRecord(SourceLocation(file: file.name, line: 1, column: i + 1), .invalidUTF8, text: tokenizer.excerpt(f))
                     }
@@ -59,7 +59,7 @@ enum SmallTable {
         }
     }
 
-    private static func readHeader(_ t: inout CSVTokenizer, from p: Int, end: Int, file: String) throws -> (Int, Int) {
+    private static func readHeader(_ t: CSVTokenizer, from p: Int, end: Int, file: String) throws -> (Int, Int) {
         do {
             return try t.nextRecord(from: p, end: end)
         } catch {
