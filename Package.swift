@@ -53,6 +53,6 @@ let package = Package(
 
         // MARK: - Unit test bundles
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "MovieLensTests", dependencies: ["MovieLens"]),
+        .testTarget(name: "MovieLensTests", dependencies: ["MovieLens", "LinearAlgebra"]),
     ]
 )

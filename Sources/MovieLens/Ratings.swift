@@ -65,6 +65,13 @@ extension Ratings {
     ///   by (user, movie) as GroupLens ships them, O(n log n) otherwise.
     public static func load(_ url: URL, format: DatasetFiles.Format, policy: ErrorPolicy = .strict,
                             threads: Int = Backend.defaultThreads) throws -> (Ratings, LoadReport) {
+        try load(url, format: format, policy: policy, threads: threads, chunkSize: 8 << 20)
+    }
+
+    /// ``load(_:format:policy:threads:)`` with a chosen chunk size (tests use tiny chunks to put
+    /// chunk seams everywhere).
+    static func load(_ url: URL, format: DatasetFiles.Format, policy: ErrorPolicy, threads: Int,
+                     chunkSize: Int) throws -> (Ratings, LoadReport) {
         let file = try InputFile(path: url.path, name: url.lastPathComponent)
         var report = LoadReport(file: file.name)
         let dialect: Dialect
@@ -87,6 +94,7 @@ extension Ratings {
         }
         var reader = ChunkedCSVReader(file: file, dialect: dialect, header: header)
         reader.threads = threads
+        reader.chunkSize = max(1, chunkSize)
         let plan = try reader.plan()
         let standardOrder = dialect == .csv && layout.user == 0 && layout.movie == 1 && layout.rating == 2
             && layout.timestamp == 3 && layout.fieldCount == 4
