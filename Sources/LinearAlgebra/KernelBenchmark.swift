@@ -186,9 +186,39 @@ public enum KernelBenchmark {
 
     static func truncatedSVD(m: Int, n: Int, rank: Int, threads: Int) -> Case {
         Case(kernel: "truncated svd r=\(rank)", size: "\(m)×\(n)", threads: threads, flops: nil) { kernels in
-            let a = random(m, n, seed: 7)
+            let a = genomeLike(m, n, seed: 7)
             return { _ = try a.withView { try kernels.truncatedSVD($0, rank: rank, seed: 1) } }
         }
+    }
+
+    /// How close the truncated SVD's top singular values come to the full SVD's, per backend.
+    public struct Accuracy: Codable, Sendable {
+        public var size: String
+        public var rank: Int
+        /// Backend whose full SVD is the reference.
+        public var reference: String
+        /// max over i ≤ rank of |σᵢ(truncated) − σᵢ(full)| / σᵢ(full), per backend.
+        public var maxRelativeError: [String: Double]
+    }
+
+    /// Compares ``Kernels/truncatedSVD(_:rank:oversampling:powerIterations:seed:)`` with the full SVD
+    /// (LAPACK `sgesdd` when available) on the genome-shaped benchmark matrix.
+    public static func truncatedSVDAccuracy(m: Int = 10_000, n: Int = 1_128, rank: Int = 10,
+                                            backends: [Backend] = Backend.available) throws -> Accuracy {
+        let a = genomeLike(m, n, seed: 7)
+        let referenceBackend = backends.contains(.openblas) ? Backend.openblas : (backends.first ?? .swift)
+        let full = try a.withView { try referenceBackend.makeKernels().svd($0) }
+        var errors = [String: Double]()
+        for backend in backends {
+            let top = try a.withView { try backend.makeKernels().truncatedSVD($0, rank: rank, seed: 1) }
+            var worst = 0.0
+            for i in 0..<min(rank, top.rank) {
+                let exact = Double(full.singularValues[i])
+                worst = max(worst, abs(Double(top.singularValues[i]) - exact) / max(exact, .leastNormalMagnitude))
+            }
+            errors[backend.rawValue] = worst
+        }
+        return Accuracy(size: "\(m)×\(n)", rank: rank, reference: referenceBackend.rawValue, maxRelativeError: errors)
     }
 
     // MARK: - Inputs
@@ -213,6 +243,22 @@ public enum KernelBenchmark {
             for i in 0..<rows { for j in 0..<cols { v[i, j] = g.nextUnitFloat() - 0.5 } }
         }
         return m
+    }
+
+    /// A matrix shaped like the MovieLens tag genome: relevances in (0, 1) from a low-rank logit,
+    /// `σ(b_j + 1.3·⟨l_i, r_j⟩/√8)` with 8 latent dimensions, so its spectrum decays as the real one does.
+    static func genomeLike(_ rows: Int, _ cols: Int, seed: UInt64) -> Matrix {
+        var g = SeededGenerator(seed: seed)
+        let left = Matrix.gaussian(rows: rows, cols: 8, using: &g)
+        let right = Matrix.gaussian(rows: 8, cols: cols, using: &g)
+        let bias = (0..<cols).map { _ in Float(g.nextGaussian() - 2) }
+        var logits = Matrix(rows: rows, cols: cols)
+        let k = SwiftKernels()
+        left.withView { l in right.withView { r in logits.withMutableView { try? k.gemm(.none, .none, alpha: 1.3 / Float(8).squareRoot(), l, r, beta: 0, $0) } } }
+        logits.withMutableView { v in
+            for i in 0..<rows { for j in 0..<cols { v[i, j] = 1 / (1 + exp(-(v[i, j] + bias[j]))) } }
+        }
+        return logits
     }
 
     static func spd(_ n: Int, seed: UInt64) -> Matrix {

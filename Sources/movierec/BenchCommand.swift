@@ -52,13 +52,20 @@ struct BenchKernels: ParsableCommand {
         let results = try KernelBenchmark.run(cases, backends: backends, minSeconds: minTime) { line in
             if !quiet { printError("  timing \(line)") }
         }
+        if !quiet { printError("  checking truncated SVD against the full SVD") }
+        let accuracy = quick ? try KernelBenchmark.truncatedSVDAccuracy(m: 500, n: 100, rank: 10, backends: backends)
+                             : try KernelBenchmark.truncatedSVDAccuracy(backends: backends)
         if json {
+            struct Report: Encodable { var kernels: [KernelBenchmark.Result]; var truncatedSVDAccuracy: KernelBenchmark.Accuracy }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            print(String(decoding: try encoder.encode(Report(kernels: results, truncatedSVDAccuracy: accuracy)), as: UTF8.self))
             return
         }
         print(Self.table(results, backends: backends))
+        let errors = accuracy.maxRelativeError.sorted { $0.key < $1.key }
+            .map { "\($0.key) \(String(format: "%.1e", $0.value))" }.joined(separator: ", ")
+        print("\ntruncated SVD r=\(accuracy.rank) of \(accuracy.size) vs full SVD (\(accuracy.reference)): max relative error of the top singular values: \(errors)")
     }
 
     static func table(_ results: [KernelBenchmark.Result], backends: [Backend]) -> String {

@@ -1,13 +1,53 @@
 import ArgumentParser
+import Foundation
+import LinearAlgebra
+import MovieLens
 
-@main
 struct MovieRec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "movierec",
         abstract: "A MovieLens recommender on OpenBLAS/LAPACKE with a pure-Swift twin of every kernel.",
         discussion: """
-        Exit codes: 0 success, 1 usage error, 2 bad input, 3 internal error.
-        Errors go to standard error; results to standard output.
+        Exit codes: 0 success, 1 usage error, 2 bad input (malformed or missing data, unknown ids), \
+        3 internal error. Errors go to standard error; results to standard output.
         """,
         subcommands: [Info.self, Synth.self, Bench.self])
+}
+
+/// Runs the command line with MovieRec's exit codes (see ``MovieRec``'s discussion).
+@main
+enum Main {
+    static func main() {
+        let command: ParsableCommand
+        do {
+            command = try MovieRec.parseAsRoot()
+        } catch {
+            let code = MovieRec.exitCode(for: error)
+            let message = MovieRec.fullMessage(for: error)
+            if code == .success {
+                print(message)
+                exit(0)
+            }
+            printError(message)
+            exit(1)
+        }
+        do {
+            var runnable = command
+            try runnable.run()
+        } catch let error as MovieLensError {
+            printError("error: \(error)")
+            exit(2)
+        } catch let error as LinearAlgebraError {
+            printError("error: \(error)")
+            exit(2)
+        } catch let error as ValidationError {
+            printError("error: \(error.message)")
+            exit(1)
+        } catch let error as ExitCode {
+            exit(error.rawValue)
+        } catch {
+            printError("internal error: \(error)")
+            exit(3)
+        }
+    }
 }
