@@ -20,6 +20,7 @@ let package = Package(
         // MARK: - Public API
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "MovieLens", targets: ["MovieLens"]),
+        .library(name: "Recommender", targets: ["Recommender"]),
         .executable(name: "movierec", targets: ["movierec"]),
     ],
     traits: traits,
@@ -42,11 +43,13 @@ let package = Package(
             ]
         ),
         .target(name: "MovieLens", dependencies: ["LinearAlgebra"]),
+        .target(name: "Recommender", dependencies: ["LinearAlgebra", "MovieLens"]),
         .executableTarget(
             name: "movierec",
             dependencies: [
                 "LinearAlgebra",
                 "MovieLens",
+                "Recommender",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,5 +57,6 @@ let package = Package(
         // MARK: - Unit test bundles
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "MovieLensTests", dependencies: ["MovieLens", "LinearAlgebra"]),
+        .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "MovieLens", "LinearAlgebra"]),
     ]
 )

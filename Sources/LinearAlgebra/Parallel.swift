@@ -66,3 +66,12 @@ public struct UnsafeSendable<Pointee>: @unchecked Sendable {
     /// Wraps `pointer`.
     public init(_ pointer: UnsafeMutablePointer<Pointee>) { self.pointer = pointer }
 }
+
+/// Carries a value that is not `Sendable` (buffer pointers, non-Sendable structs) into a parallel
+/// loop whose iterations only read it.
+public struct UnsafeSendableBox<Value>: @unchecked Sendable {
+    /// The wrapped value.
+    public let value: Value
+    /// Wraps `value`.
+    public init(_ value: Value) { self.value = value }
+}

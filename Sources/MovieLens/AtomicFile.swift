@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import LinearAlgebra
 
 /// Writes a file so that it appears whole or not at all: bytes go to a hidden temporary file in the
 /// same folder, which ``commit()`` fsyncs and renames over the destination. If the writer is dropped
@@ -148,5 +149,34 @@ public struct TextBuffer: Sendable {
         var digits = [UInt8](repeating: 48, count: decimals)
         for i in stride(from: decimals - 1, through: 0, by: -1) { digits[i] = UInt8(48 + frac % 10); frac /= 10 }
         bytes.append(contentsOf: digits)
+    }
+}
+
+extension AtomicFileWriter {
+    /// Writes `header` and then the text of `count` items to `url` atomically, formatting blocks of
+    /// `blockSize` items in parallel (`format(range, &buffer)`) and writing them in order, so memory
+    /// stays at a few blocks whatever the file size.
+    public static func writeBlocks(to url: URL, header: String, count: Int, blockSize: Int, threads: Int,
+                                   format: @Sendable (Range<Int>, inout TextBuffer) -> Void) throws {
+        let writer = try AtomicFileWriter(destination: url)
+        try writer.write(header)
+        let blocks = (count + blockSize - 1) / blockSize
+        let round = max(1, threads) * 4
+        var first = 0
+        while first < blocks {
+            let ids = Array(first..<min(blocks, first + round))
+            let slots = UnsafeMutablePointer<TextBuffer>.allocate(capacity: ids.count)
+            slots.initialize(repeating: TextBuffer(), count: ids.count)
+            defer { slots.deinitialize(count: ids.count); slots.deallocate() }
+            let out = UnsafeSendable(slots)
+            Parallel.forEach(count: ids.count, threads: threads) { k in
+                var text = TextBuffer()
+                format((ids[k] * blockSize)..<min(count, (ids[k] + 1) * blockSize), &text)
+                out.pointer[k] = text
+            }
+            for k in 0..<ids.count { try writer.write(slots[k].bytes) }
+            first += round
+        }
+        try writer.commit()
     }
 }

@@ -449,9 +449,3 @@ final class NSLockLike: @unchecked Sendable {
         try mutex.withLock { _ in try body() }
     }
 }
-
-/// Carries a non-`Sendable` value into a parallel loop whose iterations only read it.
-struct UnsafeSendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}

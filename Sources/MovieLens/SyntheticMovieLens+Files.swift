@@ -225,35 +225,17 @@ extension SyntheticMovieLens {
     }
 
     func writeRatings(_ world: World, _ picks: [Int32], to url: URL) throws {
-        let writer = try AtomicFileWriter(destination: url)
-        var header = TextBuffer()
-        header.append("userId,movieId,rating,timestamp"); header.append(eol)
-        try writer.write(header.bytes)
-        let block = 2048
-        let blocks = (preset.users + block - 1) / block
-        let round = max(1, threads) * 4
         let input = UnsafeSendableBox((self, world, picks))
-        var b0 = 0
-        while b0 < blocks {
-            let ids = Array(b0..<min(blocks, b0 + round))
-            let slots = UnsafeMutablePointer<TextBuffer>.allocate(capacity: ids.count)
-            slots.initialize(repeating: TextBuffer(), count: ids.count)
-            defer { slots.deinitialize(count: ids.count); slots.deallocate() }
-            let out = UnsafeSendable(slots)
-            Parallel.forEach(count: ids.count, threads: threads) { k in
-                let (gen, world, picks) = input.value
-                let users = (ids[k] * block)..<min(gen.preset.users, (ids[k] + 1) * block)
-                out.pointer[k] = gen.ratingLines(users, world, picks)
-            }
-            for k in 0..<ids.count { try writer.write(slots[k].bytes) }
-            b0 += round
+        try AtomicFileWriter.writeBlocks(to: url, header: "userId,movieId,rating,timestamp" + (crlf ? "\r\n" : "\n"),
+                                         count: preset.users, blockSize: 2048, threads: threads) { users, text in
+            let (gen, world, picks) = input.value
+            gen.ratingLines(users, world, picks, into: &text)
         }
-        try writer.commit()
     }
 
     /// The ratings.csv lines of `users`, each user's rows sorted by movie id.
-    func ratingLines(_ users: Range<Int>, _ world: World, _ picks: [Int32]) -> TextBuffer {
-        var out = TextBuffer(capacity: (world.offsets[users.upperBound] - world.offsets[users.lowerBound]) * 30)
+    func ratingLines(_ users: Range<Int>, _ world: World, _ picks: [Int32], into out: inout TextBuffer) {
+        out.bytes.reserveCapacity((world.offsets[users.upperBound] - world.offsets[users.lowerBound]) * 30)
         let d = Self.dims
         let (start, end) = (preset.timeRange.lowerBound, preset.timeRange.upperBound)
         for u in users {
@@ -294,7 +276,6 @@ extension SyntheticMovieLens {
                 out.append(r.time); out.append(eol)
             }
         }
-        return out
     }
 
     /// 1,128-ish genome tag names: two-word phrases, a few with commas or quotes.
@@ -379,42 +360,25 @@ extension SyntheticMovieLens {
         let chosen = (0..<preset.movies).filter { counts[$0] > 0 }
             .sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
             .prefix(preset.genomeMovies).sorted { world.movieIDs[$0] < world.movieIDs[$1] }
-        let writer = try AtomicFileWriter(destination: directory.appendingPathComponent("genome-scores.csv"))
-        var header = TextBuffer()
-        header.append("movieId,tagId,relevance"); header.append(eol)
-        try writer.write(header.bytes)
-        let block = 64
-        let blocks = (chosen.count + block - 1) / block
-        let round = max(1, threads) * 4
         let input = UnsafeSendableBox((self, world, Array(chosen), tagVectors, tagBias))
-        var b0 = 0
-        while b0 < blocks {
-            let ids = Array(b0..<min(blocks, b0 + round))
-            let slots = UnsafeMutablePointer<TextBuffer>.allocate(capacity: ids.count)
-            slots.initialize(repeating: TextBuffer(), count: ids.count)
-            defer { slots.deinitialize(count: ids.count); slots.deallocate() }
-            let out = UnsafeSendable(slots)
-            Parallel.forEach(count: ids.count, threads: threads) { k in
-                let (gen, world, chosen, tagVectors, tagBias) = input.value
-                var text = TextBuffer(capacity: block * tagBias.count * 20)
-                for idx in (ids[k] * block)..<min(chosen.count, (ids[k] + 1) * block) {
-                    let m = chosen[idx]
-                    var rg = gen.generator(.genome, m + 1)
-                    for t in 0..<tagBias.count {
-                        var dot: Float = 0
-                        for j in 0..<d { dot += world.factors[m * d + j] * tagVectors[t * d + j] }
-                        let z = Double(tagBias[t] + 1.3 * dot / Float(d).squareRoot()) + 0.5 * rg.nextGaussian()
-                        text.append(world.movieIDs[m]); text.append(UInt8(ascii: ","))
-                        text.append(Int64(t + 1)); text.append(UInt8(ascii: ","))
-                        text.append(1 / (1 + exp(-z)), decimals: 5); text.append(gen.eol)
-                    }
+        try AtomicFileWriter.writeBlocks(to: directory.appendingPathComponent("genome-scores.csv"),
+                                         header: "movieId,tagId,relevance" + (crlf ? "\r\n" : "\n"),
+                                         count: chosen.count, blockSize: 64, threads: threads) { movies, text in
+            let (gen, world, chosen, tagVectors, tagBias) = input.value
+            text.bytes.reserveCapacity(movies.count * tagBias.count * 20)
+            for idx in movies {
+                let m = chosen[idx]
+                var rg = gen.generator(.genome, m + 1)
+                for t in 0..<tagBias.count {
+                    var dot: Float = 0
+                    for j in 0..<d { dot += world.factors[m * d + j] * tagVectors[t * d + j] }
+                    let z = Double(tagBias[t] + 1.3 * dot / Float(d).squareRoot()) + 0.5 * rg.nextGaussian()
+                    text.append(world.movieIDs[m]); text.append(UInt8(ascii: ","))
+                    text.append(Int64(t + 1)); text.append(UInt8(ascii: ","))
+                    text.append(1 / (1 + exp(-z)), decimals: 5); text.append(gen.eol)
                 }
-                out.pointer[k] = text
             }
-            for k in 0..<ids.count { try writer.write(slots[k].bytes) }
-            b0 += round
         }
-        try writer.commit()
         return chosen.count
     }
 }

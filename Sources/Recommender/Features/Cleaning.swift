@@ -1,0 +1,101 @@
+import LinearAlgebra
+import MovieLens
+
+/// The activity filters: keep movies with **more than** `minMovieRatings` ratings and users with
+/// **more than** `minUserRatings` ratings (both counted on the full ratings), then the ratings of
+/// kept users on kept (and allowed) movies. With `kCore`, the two filters are re-applied to what is
+/// left until nothing changes.
+public struct RatingFilter: Sendable, Hashable {
+    public var minMovieRatings = 50
+    public var minUserRatings = 10
+    public var kCore = false
+
+    public init(minMovieRatings: Int = 50, minUserRatings: Int = 10, kCore: Bool = false) {
+        self.minMovieRatings = minMovieRatings
+        self.minUserRatings = minUserRatings
+        self.kCore = kCore
+    }
+
+    /// What the filter kept.
+    public struct Report: Sendable, Codable, Equatable {
+        public var moviesKept: Int
+        public var usersKept: Int
+        public var ratingsKept: Int
+        /// Rounds until the fixed point (1 without k-core).
+        public var rounds: Int
+    }
+
+    /// The indices of the ratings to keep, in file order. `allowed(movieID)` excludes movies
+    /// beforehand (e.g. those the balancing dropped); they still count towards users' activity.
+    /// - Complexity: O(ratings × rounds), parallel over the ratings.
+    public func keptRatings(_ ratings: Ratings, allowedMovies allowed: IDMap? = nil,
+                            threads: Int = Backend.defaultThreads) -> (indices: [Int], report: Report) {
+        let n = ratings.count
+        let maxUser = Int(ratings.userIDs.max() ?? 0), maxMovie = Int(ratings.movieIDs.max() ?? 0)
+        var alive = [Bool](repeating: true, count: n)
+        var movieOK = [Bool](repeating: false, count: maxMovie + 1)
+        var userOK = [Bool](repeating: false, count: maxUser + 1)
+        var rounds = 0
+        while true {
+            rounds += 1
+            // Count on the ratings still alive (all of them in round 1).
+            var userCount = [Int32](repeating: 0, count: maxUser + 1)
+            var movieCount = [Int32](repeating: 0, count: maxMovie + 1)
+            for i in 0..<n where alive[i] {
+                userCount[Int(ratings.userIDs[i])] += 1
+                movieCount[Int(ratings.movieIDs[i])] += 1
+            }
+            for m in 0...maxMovie {
+                movieOK[m] = Int(movieCount[m]) > minMovieRatings && (allowed.map { $0.index(of: Int32(m)) != nil } ?? true)
+            }
+            for u in 0...maxUser { userOK[u] = Int(userCount[u]) > minUserRatings }
+            var changed = false
+            for i in 0..<n where alive[i] {
+                if !(movieOK[Int(ratings.movieIDs[i])] && userOK[Int(ratings.userIDs[i])]) {
+                    alive[i] = false
+                    changed = true
+                }
+            }
+            if !kCore || !changed { break }
+        }
+        let indices = (0..<n).filter { alive[$0] }
+        var userSeen = [Bool](repeating: false, count: maxUser + 1), movieSeen = [Bool](repeating: false, count: maxMovie + 1)
+        for i in indices { userSeen[Int(ratings.userIDs[i])] = true; movieSeen[Int(ratings.movieIDs[i])] = true }
+        return (indices, Report(moviesKept: movieSeen.filter { $0 }.count, usersKept: userSeen.filter { $0 }.count,
+                                ratingsKept: indices.count, rounds: rounds))
+    }
+}
+
+/// Min–max scaling of ratings to [0, 1]: `(r − min) / (max − min)`.
+public struct MinMaxScaler: Sendable, Hashable, Codable {
+    public let minimum: Float
+    public let maximum: Float
+
+    /// Fits the scaler to `values`.
+    /// - Throws: ``PreparationError/constantRatings(value:)`` when every value is the same (the scale is
+    ///   undefined; scikit-learn would silently map everything to 0).
+    public init(fitting values: [Float]) throws {
+        guard let lo = values.min(), let hi = values.max() else { throw PreparationError.noRatingsLeft }
+        guard hi > lo else { throw PreparationError.constantRatings(value: lo) }
+        minimum = lo
+        maximum = hi
+    }
+
+    @inlinable public func transform(_ r: Float) -> Float { (r - minimum) / (maximum - minimum) }
+    @inlinable public func inverse(_ x: Float) -> Float { minimum + x * (maximum - minimum) }
+}
+
+/// Errors of the preparation pipeline.
+public enum PreparationError: Error, Sendable, Equatable, CustomStringConvertible {
+    case noRatingsLeft
+    case constantRatings(value: Float)
+    case invalidParameter(String)
+
+    public var description: String {
+        switch self {
+        case .noRatingsLeft: return "no ratings are left after balancing and filtering; lower --min-movie-ratings / --min-user-ratings"
+        case let .constantRatings(value): return "every kept rating is \(value): min-max scaling is undefined"
+        case let .invalidParameter(text): return text
+        }
+    }
+}

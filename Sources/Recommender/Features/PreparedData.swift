@@ -1,0 +1,117 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+
+/// The output of ``Preparation``: the kept movies with their genre and tag embeddings, the kept
+/// ratings (original and normalised) and the summary. Written as CSV for people and other tools,
+/// and as a compact checksummed binary (`prepared.bin`) that the models load quickly.
+public struct PreparedData: Sendable {
+    public var movies: [PreparedMovie]
+    /// Whether each movie had tag-genome data (its tag embedding is zero otherwise).
+    public var hasGenome: [Bool]
+    /// movies × genre dims.
+    public var genreEmbeddings: Matrix
+    /// movies × tag dims.
+    public var tagEmbeddings: Matrix
+    /// Kept ratings with their original stars.
+    public var ratings: Ratings
+    /// `ratings.values` scaled to [0, 1].
+    public var normalizedRatings: [Float]
+    public var scaler: MinMaxScaler
+    public var summary: PreparationSummary
+
+    static let magic = "MRPREP01"
+    static let version: UInt32 = 1
+
+    /// The files ``write(to:threads:)`` produces.
+    public static let fileNames = ["final_movies_with_embeddings.csv", "final_filtered_ratings.csv", "prepared.bin", "prepare.json"]
+
+    /// Writes the four files into `directory`, each atomically (temporary file, then rename), the
+    /// summary last: a failed run leaves no partial file and never damages an earlier good output.
+    public func write(to directory: URL, threads: Int = Backend.defaultThreads) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try writeMoviesCSV(to: directory.appendingPathComponent("final_movies_with_embeddings.csv"))
+        let input = UnsafeSendableBox((ratings, normalizedRatings))
+        try AtomicFileWriter.writeBlocks(to: directory.appendingPathComponent("final_filtered_ratings.csv"),
+                                         header: "userId,movieId,rating,original_rating,timestamp\n",
+                                         count: ratings.count, blockSize: 1 << 16, threads: threads) { rows, text in
+            let (r, normalized) = input.value
+            text.bytes.reserveCapacity(rows.count * 40)
+            for i in rows {
+                text.append(r.userIDs[i]); text.append(UInt8(ascii: ","))
+                text.append(r.movieIDs[i]); text.append(UInt8(ascii: ","))
+                text.append(Double(normalized[i]), decimals: 6); text.append(UInt8(ascii: ","))
+                text.append(Double(r.values[i]), decimals: 1); text.append(UInt8(ascii: ","))
+                text.append(r.timestamps[i]); text.append(UInt8(ascii: "\n"))
+            }
+        }
+        try archive().write(to: directory.appendingPathComponent("prepared.bin"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFileWriter.write(Array(try encoder.encode(summary)) + [10], to: directory.appendingPathComponent("prepare.json"))
+    }
+
+    func writeMoviesCSV(to url: URL) throws {
+        var text = TextBuffer()
+        let g = genreEmbeddings.cols, t = tagEmbeddings.cols
+        text.append("movieId,title,genres,main_genre,has_genome")
+        for j in 0..<g { text.append(",genre_emb_\(j)") }
+        for j in 0..<t { text.append(",tag_emb_\(j)") }
+        text.append(UInt8(ascii: "\n"))
+        for (i, m) in movies.enumerated() {
+            text.append(m.id); text.append(UInt8(ascii: ","))
+            text.appendCSVField(m.title); text.append(UInt8(ascii: ","))
+            text.appendCSVField(m.genres.isEmpty ? "(no genres listed)" : m.genres.joined(separator: "|")); text.append(UInt8(ascii: ","))
+            text.append(m.mainGenre.rawValue); text.append(UInt8(ascii: ","))
+            text.append(hasGenome[i] ? "1" : "0")
+            for j in 0..<g { text.append(UInt8(ascii: ",")); text.append(Double(genreEmbeddings[i, j]), decimals: 6) }
+            for j in 0..<t { text.append(UInt8(ascii: ",")); text.append(Double(tagEmbeddings[i, j]), decimals: 6) }
+            text.append(UInt8(ascii: "\n"))
+        }
+        try AtomicFileWriter.write(text.bytes, to: url)
+    }
+
+    func archive() throws -> BinaryArchive {
+        var a = BinaryArchive(magic: Self.magic, version: Self.version)
+        try a.set("summary", json: summary)
+        try a.set("movies", json: movies)
+        a.set("hasGenome", bytes: hasGenome.map { $0 ? 1 : 0 })
+        a.set("genreEmbeddings", floats: genreEmbeddings.elements)
+        a.set("tagEmbeddings", floats: tagEmbeddings.elements)
+        a.set("userIDs", ints: ratings.userIDs)
+        a.set("movieIDs", ints: ratings.movieIDs)
+        a.set("ratings", floats: ratings.values)
+        a.set("normalized", floats: normalizedRatings)
+        a.set("timestamps", longs: ratings.timestamps)
+        try a.set("scaler", json: scaler)
+        return a
+    }
+
+    /// Loads `prepared.bin` from a folder written by ``write(to:threads:)`` (or the file itself).
+    /// - Throws: ``ArchiveError`` for a truncated, corrupted or wrong-version file.
+    public static func load(from url: URL) throws -> PreparedData {
+        var isDirectory: ObjCBool = false
+        let file = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? url.appendingPathComponent("prepared.bin") : url
+        let a = try BinaryArchive.read(from: file, magic: magic, version: version)
+        let movies = try a.json("movies", as: [PreparedMovie].self)
+        let summary = try a.json("summary", as: PreparationSummary.self)
+        let n = movies.count
+        let genre = try a.floats("genreEmbeddings"), tag = try a.floats("tagEmbeddings")
+        let g = summary.genreSVD.dimensions, t = summary.options.tagDimensions
+        guard genre.count == n * g, tag.count == n * t else {
+            throw ArchiveError.badSection(path: file.path, name: "embeddings", reason: "sizes do not match \(n) movies")
+        }
+        let ratings = Ratings(userIDs: try a.ints("userIDs"), movieIDs: try a.ints("movieIDs"),
+                              values: try a.floats("ratings"), timestamps: try a.longs("timestamps"))
+        let normalized = try a.floats("normalized")
+        guard normalized.count == ratings.count else {
+            throw ArchiveError.badSection(path: file.path, name: "normalized", reason: "length differs from the ratings")
+        }
+        return PreparedData(movies: movies, hasGenome: try a.bytes("hasGenome").map { $0 != 0 },
+                            genreEmbeddings: try Matrix(rows: n, cols: g, elements: genre),
+                            tagEmbeddings: try Matrix(rows: n, cols: t, elements: tag),
+                            ratings: ratings, normalizedRatings: normalized,
+                            scaler: try a.json("scaler", as: MinMaxScaler.self), summary: summary)
+    }
+}
