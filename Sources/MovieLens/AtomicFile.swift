@@ -120,35 +120,53 @@ public struct TextBuffer: Sendable {
 
     /// Appends a decimal integer.
     @inline(__always) public mutating func append(_ value: Int64) {
-        var v = value
-        if v < 0 { bytes.append(UInt8(ascii: "-")); v = -v }
-        if v < 10 { bytes.append(UInt8(48 + v)); return }
-        var tmp: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &tmp) { t in
-            while v > 0 { t[n] = UInt8(48 + v % 10); v /= 10; n += 1 }
-            for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(t[i]) }
-        }
+        var digits = TextBuffer.scratch
+        let count = withUnsafeMutableBytes(of: &digits) { TextBuffer.format(value, fractionDigits: 0, into: $0) }
+        withUnsafeBytes(of: &digits) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[(32 - count)...])) }
     }
 
     @inline(__always) public mutating func append(_ value: Int) { append(Int64(value)) }
     @inline(__always) public mutating func append(_ value: Int32) { append(Int64(value)) }
 
-    /// Appends `value` with exactly `decimals` digits after the point (half away from zero).
+    /// Appends `value` with exactly `decimals` (≤ 9) digits after the point, rounded half away from zero.
     public mutating func append(_ value: Double, decimals: Int) {
+        let places = min(max(decimals, 0), 9)
         var scale: Int64 = 1
-        for _ in 0..<decimals { scale *= 10 }
-        let scaled = Int64((abs(value) * Double(scale)).rounded())
-        if value < 0 && scaled != 0 { bytes.append(UInt8(ascii: "-")) }
-        append(scaled / scale)
-        guard decimals > 0 else { return }
-        bytes.append(UInt8(ascii: "."))
-        var frac = scaled % scale
-        var digits = [UInt8](repeating: 48, count: decimals)
-        for i in stride(from: decimals - 1, through: 0, by: -1) { digits[i] = UInt8(48 + frac % 10); frac /= 10 }
-        bytes.append(contentsOf: digits)
+        for _ in 0..<places { scale *= 10 }
+        let magnitude = (abs(value) * Double(scale)).rounded()
+        guard magnitude < 9e17 else { append(String(value)); return }
+        let scaled = Int64(magnitude)
+        let signed = value < 0 && scaled != 0 ? -scaled : scaled
+        var digits = TextBuffer.scratch
+        let count = withUnsafeMutableBytes(of: &digits) { TextBuffer.format(signed, fractionDigits: places, into: $0) }
+        withUnsafeBytes(of: &digits) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[(32 - count)...])) }
+    }
+
+    /// 32 bytes of stack scratch space for number formatting.
+    static var scratch: (UInt64, UInt64, UInt64, UInt64) { (0, 0, 0, 0) }
+
+    /// Writes `value / 10^fractionDigits` right-aligned at the end of `out` (32 bytes) and returns
+    /// how many bytes it used: digits, a point before the last `fractionDigits` digits, a sign.
+    @inline(__always)
+    static func format(_ value: Int64, fractionDigits: Int, into out: UnsafeMutableRawBufferPointer) -> Int {
+        var v = value.magnitude
+        var i = 32
+        var written = 0
+        repeat {
+            if fractionDigits > 0 && written == fractionDigits {
+                i -= 1
+                out[i] = UInt8(ascii: ".")
+            }
+            i -= 1
+            out[i] = UInt8(48 + v % 10)
+            v /= 10
+            written += 1
+        } while v > 0 || written <= fractionDigits
+        if value < 0 {
+            i -= 1
+            out[i] = UInt8(ascii: "-")
+        }
+        return 32 - i
     }
 }
 
@@ -162,15 +180,18 @@ extension AtomicFileWriter {
         try writer.write(header)
         let blocks = (count + blockSize - 1) / blockSize
         let round = max(1, threads) * 4
+        // One text buffer per slot of a round, reused (cleared, capacity kept) across rounds.
+        let slots = UnsafeMutablePointer<TextBuffer>.allocate(capacity: round)
+        slots.initialize(repeating: TextBuffer(), count: round)
+        defer { slots.deinitialize(count: round); slots.deallocate() }
+        let out = UnsafeSendable(slots)
         var first = 0
         while first < blocks {
             let ids = Array(first..<min(blocks, first + round))
-            let slots = UnsafeMutablePointer<TextBuffer>.allocate(capacity: ids.count)
-            slots.initialize(repeating: TextBuffer(), count: ids.count)
-            defer { slots.deinitialize(count: ids.count); slots.deallocate() }
-            let out = UnsafeSendable(slots)
             Parallel.forEach(count: ids.count, threads: threads) { k in
-                var text = TextBuffer()
+                var text = out.pointer[k]
+                out.pointer[k] = TextBuffer()   // keep the storage uniquely referenced while it grows
+                text.bytes.removeAll(keepingCapacity: true)
                 format((ids[k] * blockSize)..<min(count, (ids[k] + 1) * blockSize), &text)
                 out.pointer[k] = text
             }

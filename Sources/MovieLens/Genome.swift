@@ -49,7 +49,21 @@ public struct Genome: Sendable {
                 try values = Array(unsafeUninitializedCapacity: plan.capacity) { vb, vc in
                     guard let mp = mb.baseAddress, let tp = tb.baseAddress, let vp = vb.baseAddress else { return }
                     let out = UnsafeSendableBox((mp, tp, vp))
-                    rows = try reader.parse(plan, policy: policy, report: &report, decode: { t, row throws(RecordProblem) in
+                    let plainOrder = cols == [0, 1, 2] && fieldCount == 3
+                    let fastPath: (@Sendable (UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)?
+                    if plainOrder {
+                        fastPath = { bytes, p, row in
+                            guard let (movie, tag, relevance, next) = Genome.fastRecord(bytes, p) else { return nil }
+                            let (mp, tp, vp) = out.value
+                            mp[row] = movie
+                            tp[row] = tag
+                            vp[row] = relevance
+                            return next
+                        }
+                    } else {
+                        fastPath = nil
+                    }
+                    rows = try reader.parse(plan, policy: policy, report: &report, fastPath: fastPath, decode: { t, row throws(RecordProblem) in
                         try SmallTable.fieldCount(t, fieldCount)
                         let movie = try SmallTable.integer(t, cols[0], "movieId")
                         let tag = try SmallTable.integer(t, cols[1], "tagId")
@@ -77,21 +91,24 @@ public struct Genome: Sendable {
         }
         let tagIndex = tagMap.indices(of: tagNumbers)
         // Drop rows with unknown tags or movies.
+        let knownIndex = knownMovies?.indices(of: movieIDs, threads: threads)
         var keep = [Int]()
         keep.reserveCapacity(values.count)
         for i in 0..<values.count {
             if tagIndex[i] < 0 { continue }
-            if let known = knownMovies, known.index(of: movieIDs[i]) == nil { continue }
+            if let knownIndex, knownIndex[i] < 0 { continue }
             keep.append(i)
         }
         report.unknownReferencesSkipped = values.count - keep.count
         report.records = keep.count
-        let movieMap = IDMap(keep.map { movieIDs[$0] })
+        let keptMovies = keep.map { movieIDs[$0] }
+        let movieMap = IDMap(keptMovies, threads: threads)
+        let rowOf = movieMap.indices(of: keptMovies, threads: threads)
         var matrix = Matrix(rows: movieMap.count, cols: tagMap.count)
         var filled = [Bool](repeating: false, count: movieMap.count * tagMap.count)
         matrix.withMutableView { m in
-            for i in keep {
-                guard let row = movieMap.index(of: movieIDs[i]) else { continue }
+            for (k, i) in keep.enumerated() {
+                let row = Int(rowOf[k])
                 let col = Int(tagIndex[i])
                 m[row, col] = values[i]
                 filled[row * tagMap.count + col] = true
@@ -101,5 +118,33 @@ public struct Genome: Sendable {
         let genome = Genome(movies: movieMap, tagIDs: tagPairs.map(\.0), tagNames: tagPairs.map(\.1),
                             relevance: matrix, missingPairs: missing)
         return (genome, [tagReport, report])
+    }
+}
+
+extension Genome {
+    /// Parses a plain `movieId,tagId,relevance` line (unquoted, relevance `0.xxxxx` or `1.0…`), or
+    /// returns `nil` so the line goes through the tokenizer for an exact error.
+    @inline(__always)
+    static func fastRecord(_ b: UnsafeBufferPointer<UInt8>, _ start: Int) -> (Int32, Int32, Float, Int)? {
+        let end = b.count
+        var p = start
+        @inline(__always) func digits(_ limit: Int) -> (Int64, Int)? {
+            var v: Int64 = 0
+            let s = p
+            while p < end, case let d = b[p] &- 48, d < 10 { v = v &* 10 &+ Int64(d); p += 1 }
+            return p > s && p - s <= limit ? (v, p - s) : nil
+        }
+        guard let (movie, _) = digits(9), p < end, b[p] == 44 else { return nil }
+        p += 1
+        guard let (tag, _) = digits(9), p < end, b[p] == 44 else { return nil }
+        p += 1
+        guard let (whole, _) = digits(1), whole <= 1, p < end, b[p] == 46 else { return nil }
+        p += 1
+        guard let (fraction, places) = digits(9) else { return nil }
+        if p < end && b[p] == 13 { p += 1 }
+        guard p < end, b[p] == 10 else { return nil }
+        let value = Double(whole) + Double(fraction) / NumberParsing.powersOfTen[places]
+        guard value <= 1 else { return nil }
+        return (Int32(movie), Int32(tag), Float(value), p + 1)
     }
 }

@@ -87,7 +87,10 @@ struct Prepare: ParsableCommand {
             if show { printError("  \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(String(format: "%7.3f s", seconds))  \(detail)") }
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let dataset = try MovieLensDataset.load(from: dataOptions.url, options: dataOptions.loadOptions)
+        var loadOptions = dataOptions.loadOptions
+        loadOptions.loadTags = false     // free-text tags and links play no part in preparation
+        loadOptions.loadLinks = false
+        let dataset = try MovieLensDataset.load(from: dataOptions.url, options: loadOptions)
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         line("load", loadSeconds, "\(dataset.ratings.count) ratings, \(dataset.movies.count) movies\(dataset.genome.map { ", genome \($0.movies.count) × \($0.tagIDs.count)" } ?? "")")
         var prepared = try Preparation(options: options).run(dataset, kernels: kernels) { step in

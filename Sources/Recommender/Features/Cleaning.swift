@@ -35,28 +35,65 @@ public struct RatingFilter: Sendable, Hashable {
         var alive = [Bool](repeating: true, count: n)
         var movieOK = [Bool](repeating: false, count: maxMovie + 1)
         var userOK = [Bool](repeating: false, count: maxUser + 1)
+        let allowedTable: [Bool]? = allowed.map { map in (0...maxMovie).map { map.index(of: Int32($0)) != nil } }
+        let parts = Parallel.split(n, parts: n < 1 << 16 ? 1 : max(1, threads))
         var rounds = 0
         while true {
             rounds += 1
-            // Count on the ratings still alive (all of them in round 1).
-            var userCount = [Int32](repeating: 0, count: maxUser + 1)
-            var movieCount = [Int32](repeating: 0, count: maxMovie + 1)
-            for i in 0..<n where alive[i] {
-                userCount[Int(ratings.userIDs[i])] += 1
-                movieCount[Int(ratings.movieIDs[i])] += 1
-            }
-            for m in 0...maxMovie {
-                movieOK[m] = Int(movieCount[m]) > minMovieRatings && (allowed.map { $0.index(of: Int32(m)) != nil } ?? true)
-            }
-            for u in 0...maxUser { userOK[u] = Int(userCount[u]) > minUserRatings }
-            var changed = false
-            for i in 0..<n where alive[i] {
-                if !(movieOK[Int(ratings.movieIDs[i])] && userOK[Int(ratings.userIDs[i])]) {
-                    alive[i] = false
-                    changed = true
+            // Count on the ratings still alive (all of them in round 1), one histogram per part.
+            var userCount = [Int32](repeating: 0, count: (maxUser + 1) * parts.count)
+            var movieCount = [Int32](repeating: 0, count: (maxMovie + 1) * parts.count)
+            ratings.userIDs.withUnsafeBufferPointer { u in
+                ratings.movieIDs.withUnsafeBufferPointer { m in
+                    alive.withUnsafeBufferPointer { a in
+                        userCount.withUnsafeMutableBufferPointer { uc in
+                            movieCount.withUnsafeMutableBufferPointer { mc in
+                                guard let ucp = uc.baseAddress, let mcp = mc.baseAddress else { return }
+                                let io = UnsafeSendableBox((u, m, a, UnsafeSendable(ucp), UnsafeSendable(mcp)))
+                                Parallel.forEach(count: parts.count, threads: threads) { p in
+                                    let (u, m, a, uc, mc) = io.value
+                                    let myUsers = uc.pointer + p * (maxUser + 1), myMovies = mc.pointer + p * (maxMovie + 1)
+                                    for i in parts[p] where a[i] {
+                                        myUsers[Int(u[i])] += 1
+                                        myMovies[Int(m[i])] += 1
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            if !kCore || !changed { break }
+            for m in 0...maxMovie {
+                var c = 0
+                for p in 0..<parts.count { c += Int(movieCount[p * (maxMovie + 1) + m]) }
+                movieOK[m] = c > minMovieRatings && (allowedTable?[m] ?? true)
+            }
+            for u in 0...maxUser {
+                var c = 0
+                for p in 0..<parts.count { c += Int(userCount[p * (maxUser + 1) + u]) }
+                userOK[u] = c > minUserRatings
+            }
+            var changed = [Bool](repeating: false, count: parts.count)
+            ratings.userIDs.withUnsafeBufferPointer { u in
+                ratings.movieIDs.withUnsafeBufferPointer { m in
+                    alive.withUnsafeMutableBufferPointer { a in
+                        changed.withUnsafeMutableBufferPointer { ch in
+                            guard let ap = a.baseAddress, let cp = ch.baseAddress else { return }
+                            let io = UnsafeSendableBox((u, m, UnsafeSendable(ap), UnsafeSendable(cp), movieOK, userOK))
+                            Parallel.forEach(count: parts.count, threads: threads) { p in
+                                let (u, m, a, ch, movieOK, userOK) = io.value
+                                for i in parts[p] where a.pointer[i] {
+                                    if !(movieOK[Int(m[i])] && userOK[Int(u[i])]) {
+                                        a.pointer[i] = false
+                                        ch.pointer[p] = true
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if !kCore || !changed.contains(true) { break }
         }
         let indices = (0..<n).filter { alive[$0] }
         var userSeen = [Bool](repeating: false, count: maxUser + 1), movieSeen = [Bool](repeating: false, count: maxMovie + 1)

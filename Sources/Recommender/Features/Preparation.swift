@@ -118,7 +118,7 @@ public struct Preparation: Sendable {
 
         // 4. Normalisation.
         let (ratings, normalized, scaler) = try timed("min-max normalisation") { () -> ((Ratings, [Float], MinMaxScaler), String) in
-            let r = dataset.ratings.subset(kept)
+            let r = dataset.ratings.subset(kept, threads: options.threads)
             let scaler = try MinMaxScaler(fitting: r.values)
             return ((r, r.values.map(scaler.transform), scaler), "[\(scaler.minimum), \(scaler.maximum)] → [0, 1]")
         }
