@@ -142,6 +142,17 @@ public struct TextBuffer: Sendable {
         withUnsafeBytes(of: &digits) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[(32 - count)...])) }
     }
 
+    /// Appends one line built field by field in stack scratch space (up to 240 bytes), with a single
+    /// copy into the buffer: the fast way to write many short numeric rows.
+    @inline(__always)
+    public mutating func appendLine(_ build: (inout LineBuilder) -> Void) {
+        var line = LineBuilder()
+        build(&line)
+        withUnsafeBytes(of: &line.storage) { raw in
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<min(line.count, LineBuilder.capacity)]))
+        }
+    }
+
     /// 32 bytes of stack scratch space for number formatting.
     static var scratch: (UInt64, UInt64, UInt64, UInt64) { (0, 0, 0, 0) }
 
@@ -167,6 +178,50 @@ public struct TextBuffer: Sendable {
             out[i] = UInt8(ascii: "-")
         }
         return 32 - i
+    }
+}
+
+/// A short line under construction on the stack (see ``TextBuffer/appendLine(_:)``). Fields past
+/// the capacity are dropped, so keep lines short (numbers, not free text).
+public struct LineBuilder {
+    static let capacity = 240
+    var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+                  UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+
+    @inline(__always) public mutating func byte(_ b: UInt8) {
+        guard count < LineBuilder.capacity else { return }
+        withUnsafeMutableBytes(of: &storage) { $0[count] = b }
+        count += 1
+    }
+
+    /// A decimal integer.
+    @inline(__always) public mutating func integer(_ value: Int64) { decimal(value, fractionDigits: 0) }
+
+    /// `value` with exactly `places` (≤ 9) digits after the point, rounded half away from zero.
+    @inline(__always) public mutating func number(_ value: Double, places: Int) {
+        let places = min(max(places, 0), 9)
+        var scale: Int64 = 1
+        for _ in 0..<places { scale *= 10 }
+        let magnitude = (abs(value) * Double(scale)).rounded()
+        guard magnitude < 9e17 else { for b in String(value).utf8 { byte(b) }; return }
+        let scaled = Int64(magnitude)
+        decimal(value < 0 && scaled != 0 ? -scaled : scaled, fractionDigits: places)
+    }
+
+    @inline(__always) mutating func decimal(_ value: Int64, fractionDigits: Int) {
+        var digits = TextBuffer.scratch
+        let n = withUnsafeMutableBytes(of: &digits) { TextBuffer.format(value, fractionDigits: fractionDigits, into: $0) }
+        guard count + n <= LineBuilder.capacity else { return }
+        let start = count
+        withUnsafeBytes(of: &digits) { src in
+            withUnsafeMutableBytes(of: &storage) { dst in
+                for k in 0..<n { dst[start + k] = src[32 - n + k] }
+            }
+        }
+        count += n
     }
 }
 

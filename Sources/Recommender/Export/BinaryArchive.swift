@@ -116,29 +116,33 @@ public struct BinaryArchive: Sendable {
 
     // MARK: - Files
 
-    /// The archive's bytes.
-    public func serialized() -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(16 + sections.values.reduce(0) { $0 + $1.data.count + 32 })
-        out += Array(magic.utf8)
-        Self.append(&out, version)
-        Self.append(&out, UInt32(order.count))
+    /// Writes the archive to `url` atomically, streaming the sections (no whole-file copy in memory).
+    public func write(to url: URL) throws {
+        let writer = try AtomicFileWriter(destination: url)
+        var checksum = Checksum()
+        func emit(_ bytes: [UInt8]) throws {
+            checksum.update(bytes)
+            try writer.write(bytes)
+        }
+        var head = Array(magic.utf8)
+        Self.append(&head, version)
+        Self.append(&head, UInt32(order.count))
+        try emit(head)
         for name in order {
             guard let s = sections[name] else { continue }
+            var sectionHead = [UInt8]()
             let nameBytes = Array(name.utf8)
-            Self.append(&out, UInt16(nameBytes.count))
-            out += nameBytes
-            out.append(s.kind.rawValue)
-            Self.append(&out, UInt64(s.count))
-            out += s.data
+            Self.append(&sectionHead, UInt16(nameBytes.count))
+            sectionHead += nameBytes
+            sectionHead.append(s.kind.rawValue)
+            Self.append(&sectionHead, UInt64(s.count))
+            try emit(sectionHead)
+            try emit(s.data)
         }
-        Self.append(&out, Self.checksum(out))
-        return out
-    }
-
-    /// Writes the archive to `url` atomically.
-    public func write(to url: URL) throws {
-        try AtomicFileWriter.write(serialized(), to: url)
+        var tail = [UInt8]()
+        Self.append(&tail, checksum.finalize())
+        try writer.write(tail)
+        try writer.commit()
     }
 
     /// Reads an archive, checking magic, version, size and checksum.
@@ -184,7 +188,9 @@ public struct BinaryArchive: Sendable {
             archive.put(name, kind, Int(elements), Array(body))
         }
         guard p == data.count - 8 else { throw ArchiveError.corrupted(path: path) }
-        guard checksum(Array(data[0..<(data.count - 8)])) == stored else { throw ArchiveError.corrupted(path: path) }
+        var checksum = Checksum()
+        checksum.update(data[0..<(data.count - 8)])
+        guard checksum.finalize() == stored else { throw ArchiveError.corrupted(path: path) }
         return archive
     }
 
@@ -192,25 +198,56 @@ public struct BinaryArchive: Sendable {
         var v = value.littleEndian
         withUnsafeBytes(of: &v) { out += $0 }
     }
+}
 
-    /// A 64-bit checksum over 8-byte words (multiply–rotate mixing, then the tail bytes).
-    static func checksum(_ bytes: [UInt8]) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
-        bytes.withUnsafeBytes { raw in
-            var i = 0
-            while i + 8 <= raw.count {
-                let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                h = (h ^ (w &* 0xC2B2_AE3D_27D4_EB4F)) &* 0x1656_67B1_9E37_79F9
-                h = h << 31 | h >> 33
-                i += 8
-            }
-            while i < raw.count {
-                h = (h ^ UInt64(raw[i])) &* 0x0000_0100_0000_01B3
-                i += 1
-            }
+/// A streaming 64-bit checksum over 8-byte little-endian words (multiply–rotate mixing); the
+/// result does not depend on how the bytes are split across `update` calls.
+struct Checksum {
+    private var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+    private var pending: UInt64 = 0
+    private var pendingCount = 0
+    private var total: UInt64 = 0
+
+    @inline(__always)
+    private mutating func mix(_ w: UInt64) {
+        h = (h ^ (w &* 0xC2B2_AE3D_27D4_EB4F)) &* 0x1656_67B1_9E37_79F9
+        h = h << 31 | h >> 33
+    }
+
+    mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        let handled: Bool? = bytes.withContiguousStorageIfAvailable { buffer in
+            update(UnsafeRawBufferPointer(buffer))
+            return true
         }
-        h ^= h >> 29
-        h = h &* 0xBF58_476D_1CE4_E5B9
-        return h ^ (h >> 32)
+        if handled == nil { Array(bytes).withUnsafeBytes { update($0) } }
+    }
+
+    mutating func update(_ raw: UnsafeRawBufferPointer) {
+        total &+= UInt64(raw.count)
+        var i = 0
+        while pendingCount > 0 && pendingCount < 8 && i < raw.count {
+            pending |= UInt64(raw[i]) << (8 * UInt64(pendingCount))
+            pendingCount += 1
+            i += 1
+            if pendingCount == 8 { mix(pending); pending = 0; pendingCount = 0 }
+        }
+        while i + 8 <= raw.count {
+            mix(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)))
+            i += 8
+        }
+        while i < raw.count {
+            pending |= UInt64(raw[i]) << (8 * UInt64(pendingCount))
+            pendingCount += 1
+            i += 1
+        }
+    }
+
+    func finalize() -> UInt64 {
+        var x = h
+        if pendingCount > 0 { x = (x ^ (pending &* 0xC2B2_AE3D_27D4_EB4F)) &* 0x1656_67B1_9E37_79F9 }
+        x ^= total &* 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 29
+        x = x &* 0xBF58_476D_1CE4_E5B9
+        return x ^ (x >> 32)
     }
 }

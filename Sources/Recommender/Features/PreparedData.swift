@@ -38,11 +38,13 @@ public struct PreparedData: Sendable {
             let (r, normalized) = input.value
             text.bytes.reserveCapacity(rows.count * 40)
             for i in rows {
-                text.append(r.userIDs[i]); text.append(UInt8(ascii: ","))
-                text.append(r.movieIDs[i]); text.append(UInt8(ascii: ","))
-                text.append(Double(normalized[i]), decimals: 6); text.append(UInt8(ascii: ","))
-                text.append(Double(r.values[i]), decimals: 1); text.append(UInt8(ascii: ","))
-                text.append(r.timestamps[i]); text.append(UInt8(ascii: "\n"))
+                text.appendLine { line in
+                    line.integer(Int64(r.userIDs[i])); line.byte(44)
+                    line.integer(Int64(r.movieIDs[i])); line.byte(44)
+                    line.number(Double(normalized[i]), places: 6); line.byte(44)
+                    line.number(Double(r.values[i]), places: 1); line.byte(44)
+                    line.integer(r.timestamps[i]); line.byte(10)
+                }
             }
         }
         try archive().write(to: directory.appendingPathComponent("prepared.bin"))
