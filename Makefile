@@ -15,6 +15,7 @@ build: deps
 ## The main job on the bundled data.
 run: build
 	.build/release/movierec info --data data/ml-latest-small
+	.build/release/movierec prepare --data data/ml-latest-small --out .build/prepared
 	.build/release/movierec bench kernels
 
 ## The test suite (both backends, then the pure-Swift-only build).
