@@ -89,32 +89,34 @@ public struct Genome: Sendable {
             }
             mc = rows
         }
-        let tagIndex = tagMap.indices(of: tagNumbers)
-        // Drop rows with unknown tags or movies.
+        let tagIndex = tagMap.indices(of: tagNumbers, threads: threads)
         let knownIndex = knownMovies?.indices(of: movieIDs, threads: threads)
-        var keep = [Int]()
-        keep.reserveCapacity(values.count)
-        for i in 0..<values.count {
-            if tagIndex[i] < 0 { continue }
-            if let knownIndex, knownIndex[i] < 0 { continue }
-            keep.append(i)
+        // Movies that have at least one usable row (known tag, known movie).
+        let maxMovie = Int(IDMap.range(of: movieIDs, threads: threads).1)
+        var present = [Bool](repeating: false, count: max(0, maxMovie) + 1)
+        var usable = 0
+        for i in 0..<rows where tagIndex[i] >= 0 && (knownIndex?[i] ?? 0) >= 0 && movieIDs[i] >= 0 {
+            present[Int(movieIDs[i])] = true
+            usable += 1
         }
-        report.unknownReferencesSkipped = values.count - keep.count
-        report.records = keep.count
-        let keptMovies = keep.map { movieIDs[$0] }
-        let movieMap = IDMap(keptMovies, threads: threads)
-        let rowOf = movieMap.indices(of: keptMovies, threads: threads)
-        var matrix = Matrix(rows: movieMap.count, cols: tagMap.count)
-        var filled = [Bool](repeating: false, count: movieMap.count * tagMap.count)
+        report.unknownReferencesSkipped = rows - usable
+        report.records = usable
+        let movieMap = IDMap(sortedUnique: present.indices.filter { present[$0] }.map { Int32($0) })
+        let tags = tagMap.count
+        var matrix = Matrix(rows: movieMap.count, cols: tags)
+        var filled = [Bool](repeating: false, count: movieMap.count * tags)
         matrix.withMutableView { m in
-            for (k, i) in keep.enumerated() {
-                let row = Int(rowOf[k])
-                let col = Int(tagIndex[i])
-                m[row, col] = values[i]
-                filled[row * tagMap.count + col] = true
+            filled.withUnsafeMutableBufferPointer { f in
+                for i in 0..<rows where tagIndex[i] >= 0 && (knownIndex?[i] ?? 0) >= 0 {
+                    guard let row = movieMap.index(of: movieIDs[i]) else { continue }
+                    let col = Int(tagIndex[i])
+                    m.base[row * m.stride + col] = values[i]
+                    f[row * tags + col] = true
+                }
             }
         }
-        let missing = filled.lazy.filter { !$0 }.count
+        var missing = 0
+        for f in filled where !f { missing += 1 }
         let genome = Genome(movies: movieMap, tagIDs: tagPairs.map(\.0), tagNames: tagPairs.map(\.1),
                             relevance: matrix, missingPairs: missing)
         return (genome, [tagReport, report])

@@ -39,6 +39,23 @@ public struct IDMap: Sendable, Equatable {
         }
     }
 
+    /// The map over `ids`, which must be ascending and distinct.
+    /// - Complexity: O(n + max id).
+    public init(sortedUnique ids: [Int32]) {
+        precondition(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }, "ids must be ascending and distinct")
+        if let last = ids.last, let first = ids.first, first >= 0, last < 1 << 26 {
+            var table = [Int32](repeating: -1, count: Int(last) + 1)
+            for (i, id) in ids.enumerated() { table[Int(id)] = Int32(i) }
+            self.ids = ids
+            self.table = table
+            self.dictionary = [:]
+        } else {
+            self.ids = ids
+            self.table = []
+            self.dictionary = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, Int32($0)) })
+        }
+    }
+
     /// Smallest and largest value (`Int32.max`, `-1` for an empty array), in parallel.
     static func range(of values: [Int32], threads: Int) -> (Int32, Int32) {
         let parts = Parallel.split(values.count, parts: values.count < 1 << 16 ? 1 : threads)

@@ -95,11 +95,47 @@ public struct RatingFilter: Sendable, Hashable {
             }
             if !kCore || !changed.contains(true) { break }
         }
-        let indices = (0..<n).filter { alive[$0] }
+        // Gather the kept indices in parallel: count per part, then fill each part's slice.
+        var partCounts = [Int](repeating: 0, count: parts.count)
+        alive.withUnsafeBufferPointer { a in
+            partCounts.withUnsafeMutableBufferPointer { pc in
+                guard let pcp = pc.baseAddress else { return }
+                let io = UnsafeSendableBox((a, UnsafeSendable(pcp)))
+                Parallel.forEach(count: parts.count, threads: threads) { p in
+                    let (a, pc) = io.value
+                    var c = 0
+                    for i in parts[p] where a[i] { c += 1 }
+                    pc.pointer[p] = c
+                }
+            }
+        }
+        let total = partCounts.reduce(0, +)
+        var offsets = [Int](repeating: 0, count: parts.count)
+        for p in 1..<max(1, parts.count) { offsets[p] = offsets[p - 1] + partCounts[p - 1] }
         var userSeen = [Bool](repeating: false, count: maxUser + 1), movieSeen = [Bool](repeating: false, count: maxMovie + 1)
-        for i in indices { userSeen[Int(ratings.userIDs[i])] = true; movieSeen[Int(ratings.movieIDs[i])] = true }
-        return (indices, Report(moviesKept: movieSeen.filter { $0 }.count, usersKept: userSeen.filter { $0 }.count,
-                                ratingsKept: indices.count, rounds: rounds))
+        for u in 0...maxUser where userOK[u] { userSeen[u] = true }
+        let indices = [Int](unsafeUninitializedCapacity: total) { out, count in
+            alive.withUnsafeBufferPointer { a in
+                guard let o = out.baseAddress else { return }
+                let io = UnsafeSendableBox((a, UnsafeSendable(o), offsets))
+                Parallel.forEach(count: parts.count, threads: threads) { p in
+                    let (a, o, offsets) = io.value
+                    var k = offsets[p]
+                    for i in parts[p] where a[i] {
+                        (o.pointer + k).initialize(to: i)
+                        k += 1
+                    }
+                }
+            }
+            count = total
+        }
+        // Users and movies that still have a rating.
+        var usersLeft = 0, moviesLeft = 0
+        var userHas = [Bool](repeating: false, count: maxUser + 1)
+        for i in indices { userHas[Int(ratings.userIDs[i])] = true; movieSeen[Int(ratings.movieIDs[i])] = true }
+        for u in 0...maxUser where userHas[u] && userSeen[u] { usersLeft += 1 }
+        for m in 0...maxMovie where movieSeen[m] { moviesLeft += 1 }
+        return (indices, Report(moviesKept: moviesLeft, usersKept: usersLeft, ratingsKept: indices.count, rounds: rounds))
     }
 }
 
