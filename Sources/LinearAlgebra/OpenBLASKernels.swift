@@ -14,6 +14,9 @@ public struct OpenBLASKernels: Kernels {
     public init(threads: Int = Backend.defaultThreads) {
         self.threads = max(1, threads)
         openblas_set_num_threads(Int32(self.threads))
+        // Inputs are checked for NaN/∞ where it matters before LAPACK sees them; LAPACKE's own
+        // O(n²) scan of every small ALS system would cost more than the solve's bookkeeping.
+        LAPACKE_set_nancheck(0)
     }
 
     private init(keepingGlobalThreads threads: Int) {

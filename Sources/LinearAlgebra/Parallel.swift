@@ -75,3 +75,21 @@ public struct UnsafeSendableBox<Value>: @unchecked Sendable {
     /// Wraps `value`.
     public init(_ value: Value) { self.value = value }
 }
+
+/// Collects the error of the lowest-indexed failing work item of a parallel loop, so that the
+/// error a caller sees does not depend on thread timing.
+public final class FirstError: Sendable {
+    private let state = Mutex<(index: Int, error: (any Error)?)>((Int.max, nil))
+
+    public init() {}
+
+    /// Records `error` for work item `index` (kept if it is the lowest so far).
+    public func record(_ index: Int, _ error: any Error) {
+        state.withLock { s in
+            if index < s.index { s = (index, error) }
+        }
+    }
+
+    /// The recorded error, if any.
+    public var first: (any Error)? { state.withLock { $0.error } }
+}

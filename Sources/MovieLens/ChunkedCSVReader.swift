@@ -203,7 +203,7 @@ struct ChunkedCSVReader {
     func plan() throws -> Plan {
         let n = chunkCount
         var lines = [Int](repeating: 0, count: n)
-        let failure = FirstFailure()
+        let failure = FirstError()
         let pool = BufferPool(size: chunkSize + 1)
         defer { pool.release() }
         lines.withUnsafeMutableBufferPointer { lb in
@@ -427,19 +427,6 @@ final class BufferPool: @unchecked Sendable {
             free.removeAll()
         }
     }
-}
-
-/// The lowest-indexed error raised by parallel work items.
-final class FirstFailure: @unchecked Sendable {
-    private var index = Int.max
-    private var error: (any Error)?
-    private let lock = NSLockLike()
-
-    func record(_ i: Int, _ e: any Error) {
-        lock.withLock { if i < index { index = i; error = e } }
-    }
-
-    var first: (any Error)? { lock.withLock { error } }
 }
 
 /// A mutex around a critical section.

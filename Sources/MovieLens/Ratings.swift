@@ -214,7 +214,7 @@ extension Ratings {
     func isStrictlySortedByUserMovie(threads: Int) -> Bool {
         let n = count
         guard n > 1 else { return true }
-        let unsorted = FirstFailure()
+        let unsorted = FirstError()
         userIDs.withUnsafeBufferPointer { u in
             movieIDs.withUnsafeBufferPointer { m in
                 let input = UnsafeSendableBox((u, m))
