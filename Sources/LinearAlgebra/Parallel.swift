@@ -93,3 +93,19 @@ public final class FirstError: Sendable {
     /// The recorded error, if any.
     public var first: (any Error)? { state.withLock { $0.error } }
 }
+
+extension Array {
+    /// An array of `count` elements, element `i` computed by `element(i)`, in parallel chunks.
+    /// - Complexity: O(count) calls of `element`, spread over `threads` threads.
+    @inlinable
+    public init(count: Int, threads: Int, parallel element: @Sendable (Int) -> Element) {
+        self.init(unsafeUninitializedCapacity: count) { buffer, initialized in
+            guard let base = buffer.baseAddress else { return }
+            let out = UnsafeSendable(base)
+            Parallel.forChunks(count: count, threads: threads, minChunk: 1 << 16) { range in
+                for i in range { (out.pointer + i).initialize(to: element(i)) }
+            }
+            initialized = count
+        }
+    }
+}

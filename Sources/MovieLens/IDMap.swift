@@ -120,22 +120,10 @@ public struct IDMap: Sendable, Equatable {
     /// - Complexity: O(n).
     public func indices(of values: [Int32], threads: Int = 1) -> [Int32] {
         if table.isEmpty { return values.map { dictionary[$0] ?? -1 } }
-        let n = values.count
-        return [Int32](unsafeUninitializedCapacity: n) { out, count in
-            table.withUnsafeBufferPointer { t in
-                values.withUnsafeBufferPointer { v in
-                    guard let o = out.baseAddress else { return }
-                    let input = UnsafeSendableBox((t, v, UnsafeSendable(o)))
-                    Parallel.forChunks(count: n, threads: threads, minChunk: 1 << 16) { range in
-                        let (t, v, o) = input.value
-                        for i in range {
-                            let id = v[i]
-                            o.pointer[i] = id >= 0 && Int(id) < t.count ? t[Int(id)] : -1
-                        }
-                    }
-                }
-            }
-            count = n
+        let table = self.table
+        return [Int32](count: values.count, threads: threads) { i in
+            let id = values[i]
+            return id >= 0 && Int(id) < table.count ? table[Int(id)] : -1
         }
     }
 

@@ -5,13 +5,8 @@ enum NumberParsing {
     static func integer(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int64? {
         var i = start
         guard i < end else { return nil }
-        var negative = false
-        if b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") {
-            negative = b[i] == UInt8(ascii: "-")
-            i += 1
-            guard i < end else { return nil }
-        }
-        guard end - i <= 18 else { return nil }
+        let negative = sign(b, &i)
+        guard i < end, end - i <= 18 else { return nil }
         var value: Int64 = 0
         while i < end {
             let d = b[i] &- 48
@@ -20,6 +15,14 @@ enum NumberParsing {
             i += 1
         }
         return negative ? -value : value
+    }
+
+    /// Skips a leading `+` or `-` at `i`; returns whether it was `-`.
+    @inline(__always)
+    static func sign(_ b: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Bool {
+        guard b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") else { return false }
+        defer { i += 1 }
+        return b[i] == UInt8(ascii: "-")
     }
 
     static let powersOfTen: [Double] = (0...22).map { e in (0..<e).reduce(1.0) { acc, _ in acc * 10 } }
@@ -32,11 +35,7 @@ enum NumberParsing {
     static func decimal(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
         var i = start
         guard i < end else { return nil }
-        var negative = false
-        if b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") {
-            negative = b[i] == UInt8(ascii: "-")
-            i += 1
-        }
+        let negative = sign(b, &i)
         var mantissa: UInt64 = 0
         var digits = 0
         var scale = 0

@@ -46,21 +46,8 @@ public struct Ratings: Sendable, Equatable {
     /// The ratings at `indices`, in that order (gathered in parallel).
     /// - Complexity: O(indices.count).
     public func subset(_ indices: [Int], threads: Int = Backend.defaultThreads) -> Ratings {
-        func gather<T>(_ column: [T]) -> [T] {
-            let n = indices.count
-            return [T](unsafeUninitializedCapacity: n) { out, count in
-                column.withUnsafeBufferPointer { src in
-                    indices.withUnsafeBufferPointer { idx in
-                        guard let o = out.baseAddress else { return }
-                        let io = UnsafeSendableBox((src, idx, UnsafeSendable(o)))
-                        Parallel.forChunks(count: n, threads: threads, minChunk: 1 << 16) { range in
-                            let (src, idx, o) = io.value
-                            for k in range { (o.pointer + k).initialize(to: src[idx[k]]) }
-                        }
-                    }
-                }
-                count = n
-            }
+        func gather<T: Sendable>(_ column: [T]) -> [T] {
+            [T](count: indices.count, threads: threads) { column[indices[$0]] }
         }
         return Ratings(userIDs: gather(userIDs), movieIDs: gather(movieIDs), values: gather(values), timestamps: gather(timestamps))
     }
