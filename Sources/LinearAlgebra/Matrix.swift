@@ -31,11 +31,21 @@ public struct Matrix: Sendable, Hashable {
     public private(set) var elements: [Float]
 
     /// A `rows × cols` matrix with every entry equal to `value`.
+    ///
+    /// Storage of 4 MiB and more is advised onto transparent huge pages before it is first touched:
+    /// factor matrices are read by random row, and with 4 KiB pages every such read can miss the TLB.
     public init(rows: Int, cols: Int, repeating value: Float = 0) {
         precondition(rows >= 0 && cols >= 0, "matrix dimensions must be non-negative")
         self.rows = rows
         self.cols = cols
-        self.elements = [Float](repeating: value, count: rows * cols)
+        let count = rows * cols
+        self.elements = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let base = buffer.baseAddress {
+                HugePages.advise(base, count: count)
+                base.initialize(repeating: value, count: count)
+            }
+            initialized = count
+        }
     }
 
     /// A `rows × cols` matrix over `elements` given in row-major order.

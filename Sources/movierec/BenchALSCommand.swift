@@ -27,6 +27,7 @@ struct BenchALS: ParsableCommand {
     @Option(help: "Smallest rating counted as a positive.") var minRating: Float = 4
     @Option(help: "Backends: openblas, swift or both.") var backend: BackendChoice = .both
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Row solver: cholesky, or cg (3 conjugate-gradient steps, as the implicit library).") var solver = "cholesky"
 
     func run() throws {
         let files = try DatasetFiles.discover(in: dataOptions.url)
@@ -37,7 +38,9 @@ struct BenchALS: ParsableCommand {
         print("\(matrix.rows) users × \(matrix.cols) items, \(matrix.nonzeros) positives (rating ≥ \(minRating)), \(factors) factors")
         for b in try backend.backends() {
             let kernels = try b.makeKernels(threads: max(1, dataOptions.threads))
-            var model = ImplicitALS(factors: factors, regularization: regularization, alpha: alpha, iterations: iterations, seed: seed)
+            guard solver == "cholesky" || solver == "cg" else { throw ValidationError("--solver must be cholesky or cg") }
+            var model = ImplicitALS(factors: factors, regularization: regularization, alpha: alpha, iterations: iterations, seed: seed,
+                                    solver: solver == "cg" ? .conjugateGradient(steps: 3) : .cholesky)
             let history = try model.fit(matrix, kernels: kernels) { it in
                 print("  \(b) iteration \(it.index): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")")
             }

@@ -61,3 +61,20 @@ struct ImplicitALSTests {
         #expect(a.userFactors == b.userFactors && a.itemFactors == b.itemFactors)
     }
 }
+
+@Suite("Implicit ALS, conjugate-gradient solver")
+struct ImplicitALSConjugateGradientTests {
+    @Test("CG steps approach the exact Cholesky solution and rank the held-out items first")
+    func conjugateGradient() throws {
+        let m = try ImplicitALSTests.communities()
+        var exact = ImplicitALS(factors: 8, regularization: 0.1, alpha: 2, iterations: 10, seed: 1)
+        var cg = ImplicitALS(factors: 8, regularization: 0.1, alpha: 2, iterations: 10, seed: 1, solver: .conjugateGradient(steps: 3))
+        let exactLoss = try exact.fit(m, kernels: allKernels[0]).last?.loss ?? .infinity
+        let cgLoss = try cg.fit(m, kernels: allKernels[0]).last?.loss ?? .infinity
+        // Three inexact steps per row: within 10 % of the exact loss after 10 iterations.
+        #expect(cgLoss <= exactLoss * 1.10, "CG loss \(cgLoss) vs exact \(exactLoss)")
+        for u in [3, 30] {
+            #expect(try cg.recommend(user: u, userItems: m, count: 1).first?.item == (u < 20 ? 0 : 10) + u % 10)
+        }
+    }
+}
