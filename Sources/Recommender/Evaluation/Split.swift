@@ -1,0 +1,27 @@
+import LinearAlgebra
+import MovieLens
+
+/// A train/test division of ratings.
+public struct RatingSplit: Sendable {
+    public var train: Ratings
+    public var test: Ratings
+
+    /// Per-user temporal split, the contract the peers harness uses: each user's ratings sorted by
+    /// (timestamp, movieId); a user with `n ≥ minRatings` ratings puts the last `⌊n·testFraction⌋`
+    /// into test, a user with fewer is all train. Rows keep file order within each side.
+    /// - Complexity: O(n log n).
+    public static func temporal(_ ratings: Ratings, testFraction: Double = 0.2, minRatings: Int = 5) -> RatingSplit {
+        var byUser = [Int32: [Int]]()
+        for i in 0..<ratings.count { byUser[ratings.userIDs[i], default: []].append(i) }
+        var isTest = [Bool](repeating: false, count: ratings.count)
+        for (_, rows) in byUser where rows.count >= minRatings {
+            let ordered = rows.sorted {
+                (ratings.timestamps[$0], ratings.movieIDs[$0]) < (ratings.timestamps[$1], ratings.movieIDs[$1])
+            }
+            let testCount = Int(Double(rows.count) * testFraction)
+            for i in ordered.suffix(testCount) { isTest[i] = true }
+        }
+        return RatingSplit(train: ratings.subset((0..<ratings.count).filter { !isTest[$0] }),
+                           test: ratings.subset((0..<ratings.count).filter { isTest[$0] }))
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+import Testing
+@testable import Recommender
+
+@Suite("Evaluation: split and ranking metrics")
+struct EvaluationTests {
+    @Test("metrics against hand-computed values, including fewer relevant items than K")
+    func metrics() {
+        let m = RankingMetrics(ranked: [[1, 2, 3], [5, 6, 7], [4]], relevant: [[2, 9], [8], []])
+        #expect(m.users == 2)   // the third user has nothing relevant
+        #expect(abs(m.recallAt10 - 0.25) < 1e-12)                 // (1/2 + 0) / 2
+        let ndcgFirst = (1 / log2(3.0)) / (1 / log2(2.0) + 1 / log2(3.0))
+        #expect(abs(m.ndcgAt10 - ndcgFirst / 2) < 1e-12)
+        #expect(abs(m.precisionAt10 - 0.05) < 1e-12 && abs(m.hitRateAt10 - 0.5) < 1e-12 && abs(m.mrr - 0.25) < 1e-12)
+        // One relevant item at rank 1: NDCG 1 whatever the list length.
+        #expect(RankingMetrics(ranked: [[3, 1]], relevant: [[3]]).ndcgAt10 == 1)
+    }
+
+    @Test("temporal split: the last 20 % by (time, movie) of users with ≥ 5 ratings")
+    func split() {
+        var users = [Int32](), movies = [Int32](), times = [Int64]()
+        for m in 0..<10 { users.append(1); movies.append(Int32(100 - m)); times.append(Int64(m / 2)) }   // ties in time
+        for m in 0..<4 { users.append(2); movies.append(Int32(m)); times.append(Int64(m)) }
+        let r = Ratings(userIDs: users, movieIDs: movies, values: [Float](repeating: 4, count: users.count), timestamps: times)
+        let s = RatingSplit.temporal(r)
+        #expect(s.test.count == 2 && s.train.count == 12)
+        // Times 4,4 are the latest for user 1 (movies 92 and 91); both go to test.
+        #expect(Set(s.test.movieIDs) == [91, 92] && s.test.userIDs.allSatisfy { $0 == 1 })
+    }
+
+    @Test("on ml-latest-small, popularity matches the peers harness and implicit ALS beats it")
+    func bundled() throws {
+        let (ratings, _) = try Ratings.load(bundledData.appendingPathComponent("ratings.csv"), format: .groupLens)
+        let evaluation = try RankingEvaluation(split: RatingSplit.temporal(ratings))
+        let pop = evaluation.popularity()
+        #expect(abs(pop.recallAt10 - 0.0513) < 5e-4)   // RESULTS.md: popularity R@10 0.0513
+        var model = ImplicitALS(factors: 32, regularization: 0.05, alpha: 1, iterations: 8, seed: 0)
+        let als = try evaluation.implicitALS(&model, kernels: allKernels[0])
+        #expect(als.recallAt10 > pop.recallAt10 && als.ndcgAt10 > pop.ndcgAt10)
+    }
+}
