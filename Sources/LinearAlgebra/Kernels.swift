@@ -58,6 +58,13 @@ public protocol Kernels: Sendable {
     /// - Complexity: O(n²·nrhs).
     func choleskySolve(factor: MatrixView, _ b: MutableMatrixView) throws
 
+    /// In-place inverse of a symmetric positive-definite matrix through its Cholesky factor
+    /// (LAPACK `spotrf` + `spotri`, or `L⁻¹` by substitution and `L⁻ᵀ·L⁻¹` by GEMM); both triangles
+    /// of the result are written.
+    /// - Throws: ``LinearAlgebraError/notPositiveDefinite(order:minor:system:)``.
+    /// - Complexity: O(n³).
+    func choleskyInverse(_ a: MutableMatrixView) throws
+
     /// The thin QR factor `Q` (`m × n`, orthonormal columns) of a matrix with `m ≥ n`, by Householder reflections.
     /// - Complexity: O(m·n²).
     func orthonormalBasis(_ a: MatrixView) throws -> Matrix

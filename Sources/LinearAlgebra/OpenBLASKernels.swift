@@ -91,6 +91,21 @@ public struct OpenBLASKernels: Kernels {
         for i in 0..<n where i + 1 < n { (a.base + i * a.stride + i + 1).update(repeating: 0, count: n - i - 1) }
     }
 
+    public func choleskyInverse(_ a: MutableMatrixView) throws {
+        try ShapeCheck.square("choleskyInverse", a.view)
+        try ShapeCheck.finite("choleskyInverse", a.view)
+        let n = a.rows
+        guard n > 0 else { return }
+        try Self.checkInt32("choleskyInverse", n, a.stride)
+        // As in choleskyFactor: the row-major lower triangle is the column-major upper one.
+        var info = LAPACKE_spotrf(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), a.base, Int32(a.stride))
+        if info > 0 { throw LinearAlgebraError.notPositiveDefinite(order: n, minor: Int(info), system: nil) }
+        guard info == 0 else { throw LinearAlgebraError.lapack(routine: "spotrf", info: Int(info)) }
+        info = LAPACKE_spotri(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), a.base, Int32(a.stride))
+        guard info == 0 else { throw LinearAlgebraError.lapack(routine: "spotri", info: Int(info)) }
+        a.mirrorLowerToUpper()
+    }
+
     public func choleskySolve(factor: MatrixView, _ b: MutableMatrixView) throws {
         try ShapeCheck.choleskySolve(factor, b)
         let n = factor.rows

@@ -73,6 +73,27 @@ public struct SwiftKernels: Kernels {
         SwiftCholesky.solve(factor: factor, b)
     }
 
+    public func choleskyInverse(_ a: MutableMatrixView) throws {
+        try ShapeCheck.square("choleskyInverse", a.view)
+        try ShapeCheck.finite("choleskyInverse", a.view)
+        let n = a.rows
+        guard n > 0 else { return }
+        try SwiftCholesky.factor(a)
+        // Z = L⁻¹ by forward substitution, row by row (Z is lower triangular).
+        var z = Matrix(rows: n, cols: n)
+        z.withMutableView { zv in
+            for i in 0..<n {
+                let zi = zv.base + i * zv.stride
+                let li = a.base + i * a.stride
+                zi[i] = 1
+                for p in 0..<i where li[p] != 0 { VectorOps.axpy(-li[p], zv.base + p * zv.stride, zi, p + 1) }
+                VectorOps.scale(1 / li[i], zi, i + 1)
+            }
+        }
+        // A⁻¹ = Zᵀ·Z.
+        try z.withView { zv in try gemm(.transposed, .none, alpha: 1, zv, zv, beta: 0, a) }
+    }
+
     public func orthonormalBasis(_ a: MatrixView) throws -> Matrix {
         try ShapeCheck.tallBasis(a)
         return SwiftQR.orthonormalBasis(a)

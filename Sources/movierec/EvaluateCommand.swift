@@ -25,6 +25,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "ALS iterations.") var iterations = 15
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
+    @Option(help: "EASE regularisation λ.") var easeLambda: Float = 500
+    @Option(help: "Skip EASE above this many items (its weights take items² floats).") var easeMaxItems = 20_000
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     func validate() throws {
@@ -43,6 +45,14 @@ struct Evaluate: ParsableCommand {
         rows.append(("popularity", evaluation.popularity()))
         var model = ImplicitALS(factors: factors, regularization: regularization, alpha: alpha, iterations: iterations, seed: seed)
         rows.append(("implicit ALS (\(factors)f, λ \(regularization), α \(alpha), \(iterations) it)", try evaluation.implicitALS(&model, kernels: kernels)))
+        let items = evaluation.items.count
+        if items <= easeMaxItems {
+            if !json { printError("EASE: \(items)² weights = \(String(format: "%.0f", Double(EASE.memoryBytes(items: items)) / 1_048_576)) MiB") }
+            var ease = EASE(regularization: easeLambda)
+            rows.append(("EASE (λ \(easeLambda))", try evaluation.ease(&ease, kernels: kernels)))
+        } else if !json {
+            printError("EASE skipped: \(items) items > --ease-max-items \(easeMaxItems)")
+        }
         if json {
             struct Row: Encodable { var model: String; var metrics: RankingMetrics }
             let encoder = JSONEncoder()

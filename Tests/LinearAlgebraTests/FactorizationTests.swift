@@ -162,3 +162,22 @@ struct FactorizationTests {
         }
     }
 }
+
+@Suite("Cholesky inverse")
+struct CholeskyInverseTests {
+    @Test("A·A⁻¹ = I for random SPD matrices on both backends; non-SPD throws")
+    func inverse() throws {
+        for kernels in allKernels {
+            for n in [1, 3, 17, 100] {
+                let a = randomSPD(n, seed: UInt64(n + 40))
+                var inv = a
+                try inv.withMutableView { try kernels.choleskyInverse($0) }
+                let product = referenceGEMM(.none, .none, alpha: 1, a, inv, beta: 0, Matrix(rows: n, cols: n))
+                #expect(product.maxAbsDifference(.identity(n)) < 1e-4, "\(kernels.backend) n=\(n)")
+                #expect(inv.maxAbsDifference(inv.transposed) < 1e-6)
+            }
+            var bad = try Matrix([[1, 2], [2, 1]])
+            #expect(throws: LinearAlgebraError.self) { try bad.withMutableView { try kernels.choleskyInverse($0) } }
+        }
+    }
+}

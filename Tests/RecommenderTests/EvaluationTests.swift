@@ -41,3 +41,41 @@ struct EvaluationTests {
         #expect(als.recallAt10 > pop.recallAt10 && als.ndcgAt10 > pop.ndcgAt10)
     }
 }
+
+@Suite("EASE")
+struct EASETests {
+    @Test("weights equal the closed form computed directly, zero diagonal, both backends")
+    func closedForm() throws {
+        let users: [Int32] = [0, 0, 1, 1, 1, 2, 2, 3]
+        let items: [Int32] = [0, 1, 1, 2, 3, 0, 3, 2]
+        let r = Ratings(userIDs: users, movieIDs: items, values: [Float](repeating: 5, count: 8), timestamps: [Int64](repeating: 0, count: 8))
+        let x = try RatingMatrix(ratings: r).byUser
+        // Reference in Double: P = (XᵀX + λI)⁻¹ by Gauss–Jordan, B = −P/diag(P), diag 0.
+        let n = 4, lambda = 2.0
+        var g = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
+        for u in 0..<x.rows { for a in x.range(ofRow: u) { for b in x.range(ofRow: u) { g[Int(x.columns[a])][Int(x.columns[b])] += 1 } } }
+        for i in 0..<n { g[i][i] += lambda }
+        var inv = (0..<n).map { i in (0..<n).map { Double(i == $0 ? 1 : 0) } }
+        for c in 0..<n {
+            let pivot = g[c][c]
+            for j in 0..<n { g[c][j] /= pivot; inv[c][j] /= pivot }
+            for r in 0..<n where r != c {
+                let f = g[r][c]
+                for j in 0..<n { g[r][j] -= f * g[c][j]; inv[r][j] -= f * inv[c][j] }
+            }
+        }
+        for kernels in allKernels {
+            var model = EASE(regularization: Float(lambda))
+            try model.fit(x, kernels: kernels, blockRows: 3)
+            for i in 0..<n {
+                for j in 0..<n {
+                    let expected = i == j ? 0 : -inv[i][j] / inv[j][j]
+                    #expect(abs(Double(model.weights[i, j]) - expected) < 1e-5, "\(kernels.backend) B[\(i)][\(j)]")
+                }
+            }
+            var scores = [Float](repeating: 0, count: n)
+            model.scores(positives: [0, 1], into: &scores)
+            #expect(abs(scores[2] - (model.weights[0, 2] + model.weights[1, 2])) < 1e-6)
+        }
+    }
+}

@@ -69,4 +69,14 @@ public struct RankingEvaluation: Sendable {
             }
         }
     }
+
+    /// EASE fitted on ``positives``.
+    public func ease(_ model: inout EASE, kernels: any Kernels, count: Int = 20) throws -> RankingMetrics {
+        try model.fit(positives, kernels: kernels)
+        let fitted = model
+        let positives = self.positives
+        return evaluate(count: count, threads: kernels.threads) { u, scores in
+            fitted.scores(positives: positives.range(ofRow: u).map { Int(positives.columns[$0]) }, into: &scores)
+        }
+    }
 }
