@@ -26,6 +26,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
     @Option(help: "EASE regularisation λ.") var easeLambda: Float = 500
+    @Option(help: "Explicit ALS factors.") var explicitFactors = 32
+    @Option(help: "Explicit ALS weighted λ.") var explicitLambda: Float = 0.1
+    @Option(help: "Explicit ALS iterations.") var explicitIterations = 10
     @Option(help: "Skip EASE above this many items (its weights take items² floats).") var easeMaxItems = 20_000
     @Flag(help: "Print JSON instead of a table.") var json = false
 
@@ -65,5 +68,8 @@ struct Evaluate: ParsableCommand {
         print(renderTable(header: ["model", "Recall@10", "Recall@20", "NDCG@10", "P@10", "HR@10", "MRR"],
                           rows: rows.map { [$0.0, f($0.1.recallAt10), f($0.1.recallAt20), f($0.1.ndcgAt10), f($0.1.precisionAt10), f($0.1.hitRateAt10), f($0.1.mrr)] },
                           rightAligned: Set(1..<7)))
+        var explicit = ExplicitALS(factors: explicitFactors, regularization: explicitLambda, iterations: explicitIterations, seed: seed)
+        let (rmse, mae) = try evaluation.explicitALS(&explicit, split: split, kernels: kernels)
+        print("\nrating prediction on every test rating: explicit ALS (\(explicitFactors)f, weighted λ \(explicitLambda), \(explicitIterations) it) RMSE \(String(format: "%.4f", rmse)), MAE \(String(format: "%.4f", mae))")
     }
 }

@@ -78,3 +78,34 @@ struct ImplicitALSConjugateGradientTests {
         }
     }
 }
+
+@Suite("Explicit ALS")
+struct ExplicitALSTests {
+    @Test("recovers an exactly low-rank matrix on observed and held-out cells, both backends")
+    func lowRank() throws {
+        var g = SeededGenerator(seed: 5)
+        let users = 40, items = 30
+        let p = (0..<(users * 2)).map { _ in Float(g.nextGaussian()) * 0.5 }
+        let q = (0..<(items * 2)).map { _ in Float(g.nextGaussian()) * 0.5 }
+        func value(_ u: Int, _ i: Int) -> Float { 3 + p[u * 2] * q[i * 2] + p[u * 2 + 1] * q[i * 2 + 1] }
+        var us = [Int32](), its = [Int32](), vals = [Float](), held = [(Int, Int)]()
+        for u in 0..<users {
+            for i in 0..<items {
+                if g.nextUnitDouble() < 0.7 { us.append(Int32(u)); its.append(Int32(i)); vals.append(value(u, i)) } else { held.append((u, i)) }
+            }
+        }
+        let r = Ratings(userIDs: us, movieIDs: its, values: vals, timestamps: [Int64](repeating: 0, count: vals.count))
+        let m = try RatingMatrix(ratings: r)
+        for kernels in allKernels {
+            var model = ExplicitALS(factors: 2, regularization: 0.0005, iterations: 40, seed: 1)
+            let history = try model.fit(m.byUser, kernels: kernels)
+            #expect((history.last ?? 1) < 0.02, "\(kernels.backend) train RMSE \(history.last ?? -1)")
+            var sq: Float = 0
+            for (u, i) in held {
+                let d = model.predict(user: m.users.index(of: Int32(u)) ?? -1, item: m.movies.index(of: Int32(i)) ?? -1) - value(u, i)
+                sq += d * d
+            }
+            #expect((sq / Float(held.count)).squareRoot() < 0.05, "\(kernels.backend) held-out RMSE")
+        }
+    }
+}

@@ -79,4 +79,20 @@ public struct RankingEvaluation: Sendable {
             fitted.scores(positives: positives.range(ofRow: u).map { Int(positives.columns[$0]) }, into: &scores)
         }
     }
+
+    /// RMSE and MAE of explicit ALS fitted on all train ratings, over every test rating.
+    public func explicitALS(_ model: inout ExplicitALS, split: RatingSplit, kernels: any Kernels) throws -> (rmse: Double, mae: Double) {
+        let rows = users.indices(of: split.train.userIDs), cols = items.indices(of: split.train.movieIDs)
+        let train = SparseMatrix(rows: users.count, cols: items.count, rowIndices: rows, colIndices: cols, values: split.train.values)
+        _ = try model.fit(train, kernels: kernels)
+        var squared = 0.0, absolute = 0.0
+        for i in 0..<split.test.count {
+            let u = users.index(of: split.test.userIDs[i]) ?? -1, m = items.index(of: split.test.movieIDs[i]) ?? -1
+            let diff = Double(model.predict(user: u, item: m) - split.test.values[i])
+            squared += diff * diff
+            absolute += abs(diff)
+        }
+        let n = Double(max(1, split.test.count))
+        return ((squared / n).squareRoot(), absolute / n)
+    }
 }
