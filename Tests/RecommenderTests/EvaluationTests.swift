@@ -79,3 +79,25 @@ struct EASETests {
         }
     }
 }
+
+@Suite("Content similarity")
+struct ContentSimilarityTests {
+    @Test("cosine neighbours match brute force, skip self, both backends, blocks of any size")
+    func neighbours() throws {
+        var g = SeededGenerator(seed: 12)
+        let e = Matrix.gaussian(rows: 57, cols: 5, using: &g)
+        func cosine(_ a: Int, _ b: Int) -> Float {
+            var dot: Float = 0, na: Float = 0, nb: Float = 0
+            for j in 0..<5 { dot += e[a, j] * e[b, j]; na += e[a, j] * e[a, j]; nb += e[b, j] * e[b, j] }
+            return dot / (na * nb).squareRoot()
+        }
+        for kernels in allKernels {
+            let s = try ContentSimilarity(embeddings: e, k: 3, kernels: kernels, blockRows: 10)
+            for i in 0..<57 {
+                let expected = (0..<57).filter { $0 != i }.sorted { cosine(i, $0) > cosine(i, $1) }.prefix(3)
+                #expect(s.neighbors[i * 3..<(i + 1) * 3].map(Int.init) == Array(expected), "\(kernels.backend) movie \(i)")
+                #expect(abs(s.similarities[i * 3] - cosine(i, expected.first ?? 0)) < 1e-5)
+            }
+        }
+    }
+}
