@@ -83,12 +83,17 @@ public struct OpenBLASKernels: Kernels {
         let n = a.rows
         guard n > 0 else { return }
         try Self.checkInt32("choleskyFactor", n, a.stride)
-        // A row-major lower triangle is a column-major upper triangle: calling the column-major
-        // routine with 'U' avoids LAPACKE's transposing copies.
+        try Self.potrf(a)
+        for i in 0..<n where i + 1 < n { (a.base + i * a.stride + i + 1).update(repeating: 0, count: n - i - 1) }
+    }
+
+    /// `spotrf` on the lower triangle of a row-major matrix. A row-major lower triangle is a
+    /// column-major upper triangle, so the column-major routine with 'U' avoids LAPACKE's copies.
+    private static func potrf(_ a: MutableMatrixView) throws {
+        let n = a.rows
         let info = LAPACKE_spotrf(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), a.base, Int32(a.stride))
         if info > 0 { throw LinearAlgebraError.notPositiveDefinite(order: n, minor: Int(info), system: nil) }
         if info < 0 { throw LinearAlgebraError.nonFinite(operation: "choleskyFactor") }
-        for i in 0..<n where i + 1 < n { (a.base + i * a.stride + i + 1).update(repeating: 0, count: n - i - 1) }
     }
 
     public func choleskyInverse(_ a: MutableMatrixView) throws {
@@ -97,11 +102,8 @@ public struct OpenBLASKernels: Kernels {
         let n = a.rows
         guard n > 0 else { return }
         try Self.checkInt32("choleskyInverse", n, a.stride)
-        // As in choleskyFactor: the row-major lower triangle is the column-major upper one.
-        var info = LAPACKE_spotrf(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), a.base, Int32(a.stride))
-        if info > 0 { throw LinearAlgebraError.notPositiveDefinite(order: n, minor: Int(info), system: nil) }
-        guard info == 0 else { throw LinearAlgebraError.lapack(routine: "spotrf", info: Int(info)) }
-        info = LAPACKE_spotri(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), a.base, Int32(a.stride))
+        try Self.potrf(a)
+        let info = LAPACKE_spotri(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), a.base, Int32(a.stride))
         guard info == 0 else { throw LinearAlgebraError.lapack(routine: "spotri", info: Int(info)) }
         a.mirrorLowerToUpper()
     }
