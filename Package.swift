@@ -58,5 +58,6 @@ let package = Package(
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "MovieLensTests", dependencies: ["MovieLens", "LinearAlgebra"]),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "MovieLens", "LinearAlgebra"]),
+        .testTarget(name: "MovieRecCLITests", dependencies: ["movierec"]),
     ]
 )

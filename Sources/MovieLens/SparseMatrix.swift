@@ -58,7 +58,8 @@ public struct SparseMatrix: Sendable, Equatable {
         self.init(rows: rows, cols: cols, rowStarts: order.starts, columns: columns, values: vals)
     }
 
-    init(rows: Int, cols: Int, rowStarts: [Int], columns: [Int32], values: [Float]) {
+    /// A matrix from its CSR arrays (callers guarantee they are consistent).
+    public init(rows: Int, cols: Int, rowStarts: [Int], columns: [Int32], values: [Float]) {
         self.rows = rows
         self.cols = cols
         self.rowStarts = rowStarts

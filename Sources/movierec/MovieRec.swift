@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LinearAlgebra
 import MovieLens
+import Recommender
 
 struct MovieRec: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,7 +12,7 @@ struct MovieRec: ParsableCommand {
         Exit codes: 0 success, 1 usage error, 2 bad input (malformed or missing data, unknown ids), \
         3 internal error. Errors go to standard error; results to standard output.
         """,
-        subcommands: [Info.self, Synth.self, Prepare.self, Evaluate.self, Bench.self])
+        subcommands: [Info.self, Synth.self, Prepare.self, Train.self, Recommend.self, Similar.self, Evaluate.self, Bench.self])
 }
 
 /// Runs the command line with MovieRec's exit codes (see ``MovieRec``'s discussion).
@@ -40,12 +41,28 @@ enum Main {
         } catch let error as LinearAlgebraError {
             printError("error: \(error)")
             exit(2)
+        } catch let error as ArchiveError {
+            printError("error: \(error)")
+            exit(2)
+        } catch let error as PreparationError {
+            printError("error: \(error)")
+            exit(2)
         } catch let error as ValidationError {
             printError("error: \(error.message)")
             exit(1)
         } catch let error as ExitCode {
             exit(error.rawValue)
         } catch {
+            // Help and version requests, and usage errors, that ArgumentParser raises while running.
+            let code = MovieRec.exitCode(for: error)
+            if code == .success {
+                print(MovieRec.fullMessage(for: error))
+                exit(0)
+            }
+            if code == .validationFailure {
+                printError(MovieRec.fullMessage(for: error))
+                exit(1)
+            }
             printError("internal error: \(error)")
             exit(3)
         }

@@ -101,3 +101,33 @@ struct ContentSimilarityTests {
         }
     }
 }
+
+@Suite("Model files")
+struct ModelFileTests {
+    @Test("save → load gives identical recommendations; unknown ids and corrupted files are clear errors")
+    func roundTrip() throws {
+        let dataset = try MovieLensDataset.load(from: bundledData)
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for kind in [TrainedModel.Kind.implicitALS, .ease] {
+            let model = try TrainedModel.train(kind: kind, ratings: dataset.ratings, movies: dataset.movies, factors: 16,
+                                               iterations: 3, kernels: allKernels[0])
+            let url = dir.appendingPathComponent("\(kind.rawValue).model")
+            try model.write(to: url)
+            let loaded = try TrainedModel.load(from: url)
+            let a = try model.recommend(userID: 1, count: 10), b = try loaded.recommend(userID: 1, count: 10)
+            #expect(a.map(\.movieID) == b.map(\.movieID) && a.map(\.score) == b.map(\.score))
+            #expect(try model.similar(movieID: 1, count: 5).map(\.movieID) == loaded.similar(movieID: 1, count: 5).map(\.movieID))
+            let seen = Set(dataset.ratings.movieIDs.indices.filter { dataset.ratings.userIDs[$0] == 1 }.map { dataset.ratings.movieIDs[$0] })
+            #expect(a.allSatisfy { !seen.contains($0.movieID) })
+            #expect(throws: MovieLensError.self) { _ = try loaded.recommend(userID: 99_999, count: 3) }
+            #expect(throws: MovieLensError.self) { _ = try loaded.similar(movieID: -5, count: 3) }
+            var bytes = [UInt8](try Data(contentsOf: url))
+            bytes[bytes.count / 2] ^= 1
+            try Data(bytes).write(to: url)
+            #expect(throws: ArchiveError.corrupted(path: url.path)) { _ = try TrainedModel.load(from: url) }
+            try Data(bytes.prefix(100)).write(to: url)
+            #expect(throws: ArchiveError.self) { _ = try TrainedModel.load(from: url) }
+        }
+    }
+}

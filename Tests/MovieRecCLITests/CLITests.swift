@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+
+/// End-to-end runs of the built `movierec` on the bundled data.
+@Suite("movierec command line")
+struct CLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The `movierec` executable next to the test bundle.
+    static var executable: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? "")
+        for _ in 0..<4 {
+            dir = dir.deletingLastPathComponent()
+            let candidate = dir.appendingPathComponent("movierec")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        return root.appendingPathComponent(".build/debug/movierec")
+    }
+
+    struct Run { var status: Int32; var stdout: String; var stderr: String }
+
+    func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.currentDirectoryURL = Self.root
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test("info --json reports the bundled data's published counts")
+    func info() throws {
+        let r = try run(["info", "--data", "data/ml-latest-small", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(json?["ratings"] as? Int == 100_836 && json?["users"] as? Int == 610 && json?["movies"] as? Int == 9_742)
+    }
+
+    @Test("prepare, train, recommend and similar work end to end; bad input exits 2, usage errors 1")
+    func pipeline() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let prepared = dir.appendingPathComponent("prepared").path
+        let p = try run(["prepare", "--data", "data/ml-latest-small", "--out", prepared, "--quiet"])
+        #expect(p.status == 0, "\(p.stderr)")
+        for name in ["final_movies_with_embeddings.csv", "final_filtered_ratings.csv", "prepared.bin", "prepare.json"] {
+            #expect(FileManager.default.fileExists(atPath: prepared + "/" + name))
+        }
+        let model = dir.appendingPathComponent("als.model").path
+        let t = try run(["train", "--data", "data/ml-latest-small", "--model", "als", "--factors", "8", "--iterations", "2", "--out", model, "--quiet"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let rec = try run(["recommend", "--model", model, "--user", "1", "-k", "3", "--json"])
+        #expect(rec.status == 0)
+        let rows = try JSONSerialization.jsonObject(with: Data(rec.stdout.utf8)) as? [[String: Any]]
+        #expect(rows?.count == 3 && rows?.first?["rank"] as? Int == 1)
+        #expect(try run(["similar", "--model", model, "--movie", "1", "-k", "2"]).status == 0)
+        let unknown = try run(["recommend", "--model", model, "--user", "999999"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("nearest known"))
+        #expect(try run(["info", "--data", "/nonexistent-folder"]).status == 2)
+        #expect(try run(["info", "--no-such-flag"]).status == 1)
+        #expect(try run(["--help"]).status == 0)
+    }
+}
