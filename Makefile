@@ -16,6 +16,7 @@ build: deps
 run: build
 	.build/release/movierec info --data data/ml-latest-small
 	.build/release/movierec prepare --data data/ml-latest-small --out .build/prepared
+	.build/release/movierec evaluate --data data/ml-latest-small
 	.build/release/movierec bench kernels
 
 ## The test suite (both backends, then the pure-Swift-only build).
