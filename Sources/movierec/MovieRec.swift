@@ -35,24 +35,17 @@ enum Main {
         do {
             var runnable = command
             try runnable.run()
-        } catch let error as MovieLensError {
-            printError("error: \(error)")
-            exit(2)
-        } catch let error as LinearAlgebraError {
-            printError("error: \(error)")
-            exit(2)
-        } catch let error as ArchiveError {
-            printError("error: \(error)")
-            exit(2)
-        } catch let error as PreparationError {
-            printError("error: \(error)")
-            exit(2)
         } catch let error as ValidationError {
             printError("error: \(error.message)")
             exit(1)
         } catch let error as ExitCode {
             exit(error.rawValue)
         } catch {
+            // Bad input: malformed or missing data, unknown ids, damaged files, impossible parameters.
+            if error is MovieLensError || error is LinearAlgebraError || error is ArchiveError || error is PreparationError {
+                printError("error: \(error)")
+                exit(2)
+            }
             // Help and version requests, and usage errors, that ArgumentParser raises while running.
             let code = MovieRec.exitCode(for: error)
             if code == .success {
