@@ -32,14 +32,6 @@ public struct Ratings: Sendable, Equatable {
         self.timestamps = timestamps
     }
 
-    mutating func reserveCapacity(_ n: Int) {
-        userIDs.reserveCapacity(n); movieIDs.reserveCapacity(n); values.reserveCapacity(n); timestamps.reserveCapacity(n)
-    }
-
-    mutating func append(contentsOf other: Ratings) {
-        userIDs += other.userIDs; movieIDs += other.movieIDs; values += other.values; timestamps += other.timestamps
-    }
-
     /// Bytes held by the four columns.
     public var memoryBytes: Int { count * (4 + 4 + 4 + 8) }
 

@@ -20,11 +20,7 @@ public struct RankingEvaluation: Sendable {
                           values: split.train.values + split.test.values, timestamps: split.train.timestamps + split.test.timestamps)
         users = IDMap(all.userIDs)
         items = IDMap(split.train.movieIDs)
-        let rows = users.indices(of: split.train.userIDs), cols = items.indices(of: split.train.movieIDs)
-        seen = SparseMatrix(rows: users.count, cols: items.count, rowIndices: rows, colIndices: cols, values: split.train.values)
-        let keep = (0..<split.train.count).filter { split.train.values[$0] >= relevantThreshold }
-        positives = SparseMatrix(rows: users.count, cols: items.count, rowIndices: keep.map { rows[$0] },
-                                 colIndices: keep.map { cols[$0] }, values: keep.map { split.train.values[$0] })
+        (seen, positives) = interactionMatrices(split.train, users: users, items: items, minRating: relevantThreshold)
         var relevant = [Set<Int>](repeating: [], count: users.count)
         for i in 0..<split.test.count where split.test.values[i] >= relevantThreshold {
             guard let u = users.index(of: split.test.userIDs[i]) else { continue }
@@ -60,13 +56,8 @@ public struct RankingEvaluation: Sendable {
     public func implicitALS(_ model: inout ImplicitALS, kernels: any Kernels, count: Int = 20) throws -> RankingMetrics {
         _ = try model.fit(positives, kernels: kernels, trackLoss: false)
         let x = model.userFactors, y = model.itemFactors
-        let k = model.factors
         return evaluate(count: count, threads: kernels.threads) { u, scores in
-            x.withView { xv in
-                y.withView { yv in
-                    for i in 0..<yv.rows { scores[i] = dotProduct(xv.base + u * xv.stride, yv.base + i * yv.stride, k) }
-                }
-            }
+            ImplicitALS.scores(user: u, userFactors: x, itemFactors: y, into: &scores)
         }
     }
 
@@ -82,9 +73,7 @@ public struct RankingEvaluation: Sendable {
 
     /// RMSE and MAE of explicit ALS fitted on all train ratings, over every test rating.
     public func explicitALS(_ model: inout ExplicitALS, split: RatingSplit, kernels: any Kernels) throws -> (rmse: Double, mae: Double) {
-        let rows = users.indices(of: split.train.userIDs), cols = items.indices(of: split.train.movieIDs)
-        let train = SparseMatrix(rows: users.count, cols: items.count, rowIndices: rows, colIndices: cols, values: split.train.values)
-        _ = try model.fit(train, kernels: kernels)
+        _ = try model.fit(seen, kernels: kernels)   // every train rating, not only the positives
         var squared = 0.0, absolute = 0.0
         for i in 0..<split.test.count {
             let u = users.index(of: split.test.userIDs[i]) ?? -1, m = items.index(of: split.test.movieIDs[i]) ?? -1
@@ -95,4 +84,18 @@ public struct RankingEvaluation: Sendable {
         let n = Double(max(1, split.test.count))
         return ((squared / n).squareRoot(), absolute / n)
     }
+}
+
+/// The users × items matrices of `ratings`: every rating (the seen mask and explicit-rating input)
+/// and the ratings ≥ `minRating` (the implicit positives), both valued by the rating. Ratings of
+/// users or items outside the maps are left out.
+func interactionMatrices(_ ratings: Ratings, users: IDMap, items: IDMap, minRating: Float) -> (seen: SparseMatrix, positives: SparseMatrix) {
+    let rows = users.indices(of: ratings.userIDs), cols = items.indices(of: ratings.movieIDs)
+    let known = (0..<ratings.count).filter { rows[$0] >= 0 && cols[$0] >= 0 }
+    let positive = known.filter { ratings.values[$0] >= minRating }
+    func matrix(_ keep: [Int]) -> SparseMatrix {
+        SparseMatrix(rows: users.count, cols: items.count, rowIndices: keep.map { rows[$0] },
+                     colIndices: keep.map { cols[$0] }, values: keep.map { ratings.values[$0] })
+    }
+    return (matrix(known), matrix(positive))
 }

@@ -40,11 +40,7 @@ public struct TrainedModel: Sendable {
                              alpha: Float = 1, iterations: Int = 15, seed: UInt64 = 0, minRating: Float = 4,
                              kernels: any Kernels, progress: (String) -> Void = { _ in }) throws -> TrainedModel {
         let users = IDMap(ratings.userIDs), items = IDMap(ratings.movieIDs)
-        let rows = users.indices(of: ratings.userIDs), cols = items.indices(of: ratings.movieIDs)
-        let seen = SparseMatrix(rows: users.count, cols: items.count, rowIndices: rows, colIndices: cols, values: ratings.values)
-        let keep = (0..<ratings.count).filter { ratings.values[$0] >= minRating }
-        let positives = SparseMatrix(rows: users.count, cols: items.count, rowIndices: keep.map { rows[$0] },
-                                     colIndices: keep.map { cols[$0] }, values: keep.map { ratings.values[$0] })
+        let (seen, positives) = interactionMatrices(ratings, users: users, items: items, minRating: minRating)
         let catalogue = Dictionary(movies.map { ($0.id, $0.title) }, uniquingKeysWith: { a, _ in a })
         let titles = items.ids.map { catalogue[$0] ?? "movie \($0)" }
         var header = Header(kind: kind, factors: factors, regularization: regularization ?? (kind == .ease ? 500 : 0.05),
@@ -80,21 +76,10 @@ public struct TrainedModel: Sendable {
         var scores = [Float](repeating: 0, count: items.count)
         switch header.kind {
         case .implicitALS:
-            let k = userFactors.cols
-            userFactors.withView { x in
-                itemFactors.withView { y in
-                    for i in 0..<y.rows { scores[i] = dotProduct(x.base + u * x.stride, y.base + i * y.stride, k) }
-                }
-            }
+            ImplicitALS.scores(user: u, userFactors: userFactors, itemFactors: itemFactors, into: &scores)
         case .ease:
             let positives = seen.range(ofRow: u).filter { seen.values[$0] >= header.minRating }.map { Int(seen.columns[$0]) }
-            let n = items.count
-            itemFactors.withView { w in
-                scores.withUnsafeMutableBufferPointer { s in
-                    guard let base = s.baseAddress else { return }
-                    for i in positives { accumulate(w.base + i * w.stride, 1, base, n) }
-                }
-            }
+            EASE.scores(weights: itemFactors, positives: positives, into: &scores)
         }
         if !includeSeen { for e in seen.range(ofRow: u) { scores[Int(seen.columns[e])] = -.infinity } }
         return scores.withUnsafeBufferPointer { TopK.select($0, k: count) }.filter { $0.value > -.infinity }

@@ -57,6 +57,11 @@ public struct EASE: Sendable {
 
     /// Scores of every item for a user with the given positive items: `Σ_{i ∈ items} B[i, ·]`.
     public func scores(positives items: some Sequence<Int>, into scores: inout [Float]) {
+        Self.scores(weights: weights, positives: items, into: &scores)
+    }
+
+    /// `scores = Σ_{i ∈ items} weights[i, ·]` for an item–item weight matrix.
+    static func scores(weights: Matrix, positives items: some Sequence<Int>, into scores: inout [Float]) {
         let n = weights.cols
         for j in 0..<n { scores[j] = 0 }
         weights.withView { w in

@@ -165,6 +165,15 @@ public struct ImplicitALS: Sendable {
         try kernels.choleskySolve(factor: a.view, MutableMatrixView(base: x, rows: k, cols: 1, stride: 1))
     }
 
+    /// `scores[i] = x_user · y_i` for every item.
+    static func scores(user: Int, userFactors: Matrix, itemFactors: Matrix, into scores: inout [Float]) {
+        userFactors.withView { x in
+            itemFactors.withView { y in
+                for i in 0..<y.rows { scores[i] = dotProduct(x.base + user * x.stride, y.base + i * y.stride, y.cols) }
+            }
+        }
+    }
+
     /// Improves `x` (warm start) by `steps` conjugate-gradient steps on
     /// `(YᵀY + λI + Σ (c − 1)·y·yᵀ)·x = Σ c·y`, without forming the matrix. `scratch` holds 3·k floats.
     @inline(__always)
@@ -252,11 +261,7 @@ public struct ImplicitALS: Sendable {
             throw LinearAlgebraError.invalidArgument(operation: "recommend", detail: "user index \(user) outside 0..<\(userFactors.rows)")
         }
         var scores = [Float](repeating: 0, count: itemFactors.rows)
-        for i in 0..<itemFactors.rows {
-            var s: Float = 0
-            for j in 0..<factors { s += userFactors[user, j] * itemFactors[i, j] }
-            scores[i] = s
-        }
+        Self.scores(user: user, userFactors: userFactors, itemFactors: itemFactors, into: &scores)
         if !includeSeen, user < userItems.rows {
             for e in userItems.range(ofRow: user) { scores[Int(userItems.columns[e])] = -.infinity }
         }
