@@ -5,66 +5,56 @@ import MovieLens
 import Recommender
 
 enum ModelChoice: String, ExpressibleByArgument, CaseIterable {
-    case als, ease
+    case als, ease, hybrid
+
+    var kind: TrainedModel.Kind {
+        switch self {
+        case .als: return .implicitALS
+        case .ease: return .ease
+        case .hybrid: return .hybrid
+        }
+    }
 }
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a collaborative model and save it to a model file.",
+        abstract: "Train a model and save it to a model file.",
         discussion: """
-        --data is a MovieLens folder or a folder written by `movierec prepare` (its kept ratings are \
-        used). Ratings ≥ --min-rating are the positives; every rating is remembered so that \
-        recommendations skip what a user has seen. The file is versioned, checksummed and written \
-        atomically.
+        --data is a MovieLens folder or a folder written by `movierec prepare` (its kept ratings and \
+        its genre + tag embeddings are used; from a raw folder the embeddings are built on the spot). \
+        Ratings ≥ --min-rating are the positives; every rating is remembered so that recommendations \
+        skip what a user has seen. The file is versioned, checksummed and written atomically.
 
-        Models: als (implicit ALS, confidence 1 + α·rating), ease (EASE; its weights take items² floats).
+        Models: als (implicit ALS, confidence 1 + α·rating), ease (EASE; its weights take items² \
+        floats), hybrid (content cosine blended with implicit ALS: --content-weight / --cf-weight, each \
+        part min-max scaled to [0, 1] over the candidates of each query).
 
         Examples:
-          movierec train --data data/ml-latest-small --model als --out /tmp/als.model
+          movierec train --data data/ml-latest-small --model hybrid --out /tmp/hybrid.model
+          movierec train --data /tmp/prepared --model als --factors 64 --out /tmp/als.model
           movierec train --data /tmp/prepared --model ease --out /tmp/ease.model
         """)
 
     @Option(help: "MovieLens folder, or a folder written by movierec prepare.") var data = "data/ml-latest-small"
-    @Option(help: "als or ease.") var model: ModelChoice = .als
+    @Option(help: "als, ease or hybrid.") var model: ModelChoice = .hybrid
     @Option(help: "Model file to write.") var out: String
-    @Option(help: "ALS latent factors.") var factors = 64
-    @Option(help: "Regularisation λ (default: 0.05 for als, 500 for ease).") var regularization: Float?
-    @Option(help: "ALS confidence weight α.") var alpha: Float = 1
-    @Option(help: "ALS iterations.") var iterations = 15
-    @Option(help: "Smallest rating counted as a positive.") var minRating: Float = 4
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @OptionGroup var hyper: ModelOptions
     @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "No progress lines.") var quiet = false
 
     func validate() throws {
         guard backend != .both else { throw ValidationError("--backend must be openblas or swift") }
-        guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
-        if let r = regularization, r <= 0 { throw ValidationError("--regularization must be positive") }
+        try hyper.validate()
     }
 
     func run() throws {
-        let url = URL(fileURLWithPath: data)
-        let ratings: Ratings
-        let movies: [Movie]
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("prepared.bin").path) {
-            let prepared = try PreparedData.load(from: url)
-            ratings = prepared.ratings
-            movies = prepared.movies.map { Movie(id: $0.id, title: $0.title, genres: $0.genres) }
-        } else {
-            var options = MovieLensDataset.Options()
-            options.loadTags = false
-            options.loadLinks = false
-            options.loadGenome = false
-            let dataset = try MovieLensDataset.load(from: url, options: options)
-            ratings = dataset.ratings
-            movies = dataset.movies
-        }
         let kernels = try backend.backends()[0].makeKernels(threads: max(1, threads))
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let trained = try TrainedModel.train(kind: model == .als ? .implicitALS : .ease, ratings: ratings, movies: movies,
-                                             factors: factors, regularization: regularization, alpha: alpha,
-                                             iterations: iterations, seed: seed, minRating: minRating, kernels: kernels) { line in
+        let input = try TrainingData.load(from: URL(fileURLWithPath: data), content: model == .hybrid, kernels: kernels,
+                                          seed: hyper.seed, threads: max(1, threads))
+        let trained = try TrainedModel.train(kind: model.kind, ratings: input.ratings, movies: input.movies, content: input.content,
+                                             options: hyper.options, kernels: kernels) { line in
             if !quiet { printError("  \(line)") }
         }
         try trained.write(to: URL(fileURLWithPath: out))
@@ -74,44 +64,116 @@ struct Train: ParsableCommand {
     }
 }
 
-/// Prints ranked movies as a table or JSON.
-func printRanked(_ list: [(movieID: Int32, title: String, score: Float)], json: Bool) throws {
+/// Hyperparameters shared by `train` and `run`.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "ALS latent factors.") var factors = 64
+    @Option(help: "Regularisation λ (default: 0.05 for als and hybrid, 500 for ease).") var regularization: Float?
+    @Option(help: "ALS confidence weight α.") var alpha: Float = 1
+    @Option(help: "ALS iterations.") var iterations = 15
+    @Option(help: "Smallest rating counted as a positive (a liked movie).") var minRating: Float = 4
+    @Option(help: "Hybrid: weight of the content part.") var contentWeight: Float = 0.8
+    @Option(help: "Hybrid: weight of the collaborative part.") var cfWeight: Float = 0.2
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func validate() throws {
+        guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
+        if let r = regularization, r <= 0 { throw ValidationError("--regularization must be positive") }
+        guard contentWeight >= 0, cfWeight >= 0, contentWeight + cfWeight > 0 else {
+            throw ValidationError("--content-weight and --cf-weight must be non-negative and not both 0")
+        }
+    }
+
+    var options: TrainedModel.Options {
+        var o = TrainedModel.Options()
+        o.factors = factors
+        o.regularization = regularization
+        o.alpha = alpha
+        o.iterations = iterations
+        o.minRating = minRating
+        o.seed = seed
+        o.blend = HybridBlend(contentWeight: contentWeight, collaborativeWeight: cfWeight)
+        return o
+    }
+}
+
+/// Prints ranked movies as a table or JSON; the hybrid's parts and explanation when present.
+func printRanked(_ list: [Recommendation], json: Bool, titleOf: (Int32) -> String) throws {
     if json {
-        struct Row: Encodable { var rank: Int; var movieId: Int32; var title: String; var score: Float }
+        struct Row: Encodable {
+            var rank: Int; var movieId: Int32; var title: String; var score: Float
+            var content: Float?; var collaborative: Float?; var becauseOf: Int32?
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let rows = list.enumerated().map { Row(rank: $0.offset + 1, movieId: $0.element.movieID, title: $0.element.title, score: $0.element.score) }
+        let rows = list.enumerated().map { i, r in
+            Row(rank: i + 1, movieId: r.movieID, title: r.title, score: r.score, content: r.content, collaborative: r.collaborative, becauseOf: r.becauseOf)
+        }
         print(String(decoding: try encoder.encode(rows), as: UTF8.self))
         return
     }
-    print(renderTable(header: ["rank", "movieId", "score", "title"],
-                      rows: list.enumerated().map { ["\($0.offset + 1)", "\($0.element.movieID)", String(format: "%.4f", $0.element.score), $0.element.title] },
-                      rightAligned: [0, 1, 2]))
+    let explained = list.contains { $0.content != nil }
+    let f = { (x: Float?) in x.map { String(format: "%.4f", $0) } ?? "" }
+    var header = ["rank", "movieId", "score"]
+    if explained { header += ["content", "cf"] }
+    header.append("title")
+    if explained { header.append("because of") }
+    let rows = list.enumerated().map { i, r -> [String] in
+        var row = ["\(i + 1)", "\(r.movieID)", f(r.score)]
+        if explained { row += [f(r.content), f(r.collaborative)] }
+        row.append(r.title)
+        if explained { row.append(r.becauseOf.map { "\($0) \(titleOf($0))" } ?? "") }
+        return row
+    }
+    print(renderTable(header: header, rows: rows, rightAligned: explained ? [0, 1, 2, 3, 4] : [0, 1, 2]))
+}
+
+/// Parses `"296:5,318:4.5"` into (movieId, rating) pairs.
+func parseRatings(_ text: String) throws -> [(movieID: Int32, rating: Float)] {
+    try text.split(separator: ",").map { pair in
+        let parts = pair.split(separator: ":")
+        guard parts.count == 2, let id = Int32(parts[0].trimmingCharacters(in: .whitespaces)),
+              let r = Float(parts[1].trimmingCharacters(in: .whitespaces)), r.isFinite else {
+            throw ValidationError("--ratings: '\(pair)' is not movieId:rating (e.g. \"296:5,318:4.5\")")
+        }
+        return (id, r)
+    }
 }
 
 struct Recommend: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Recommend movies for a user from a trained model.",
+        abstract: "Recommend movies for a user, or for a new user from their ratings.",
         discussion: """
-        Movies the user has rated are excluded unless --include-seen. An unknown user id is an error \
-        (exit code 2) that names the nearest known ids.
+        Movies the user has rated (and the one given with --movie) are excluded unless --include-seen. \
+        With --movie, the hybrid's content part compares with that movie; without it, with the user's \
+        profile (their movies rated ≥ the model's min rating). --ratings describes a new user: their \
+        factors are folded into the trained item factors with one solve, no retraining. Hybrid rows \
+        show the scaled content and CF parts and the movie that drove the content part. An unknown \
+        user or movie id is an error (exit code 2) that names the nearest known ids.
 
         Examples:
-          movierec recommend --model /tmp/als.model --user 1 -k 5
-          movierec recommend --model /tmp/ease.model --user 42 --json
+          movierec recommend --model /tmp/hybrid.model --user 1 --movie 296 -k 5
+          movierec recommend --model /tmp/hybrid.model --ratings "296:5,318:4.5,593:4" -k 10
+          movierec recommend --model /tmp/als.model --user 42 --json
         """)
 
     @Option(help: "Model file written by movierec train.") var model: String
-    @Option(help: "MovieLens user id.") var user: Int32
+    @Option(help: "MovieLens user id.") var user: Int32?
+    @Option(help: "A new user's ratings, movieId:rating pairs separated by commas.") var ratings: String?
+    @Option(help: "The movie the user just watched.") var movie: Int32?
     @Option(name: .short, help: "How many movies.") var k = 5
     @Flag(help: "Keep movies the user has already rated.") var includeSeen = false
     @Flag(help: "Print JSON.") var json = false
 
-    func validate() throws { guard k > 0 else { throw ValidationError("-k must be positive") } }
+    func validate() throws {
+        guard k > 0 else { throw ValidationError("-k must be positive") }
+        guard (user == nil) != (ratings == nil) else { throw ValidationError("give exactly one of --user and --ratings") }
+    }
 
     func run() throws {
         let trained = try TrainedModel.load(from: URL(fileURLWithPath: model))
-        try printRanked(try trained.recommend(userID: user, count: k, includeSeen: includeSeen), json: json)
+        let query = try ratings.map { try trained.query(ratings: try parseRatings($0), watched: movie) }
+            ?? trained.query(userID: user ?? 0, watched: movie)
+        try printRanked(try trained.recommend(query, count: k, includeSeen: includeSeen), json: json, titleOf: trained.title)
     }
 }
 
@@ -119,10 +181,11 @@ struct Similar: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Movies most similar to a movie under a trained model.",
         discussion: """
-        ALS: cosine similarity of item factors. EASE: the item-item weights.
+        ALS: cosine similarity of item factors. EASE: the item-item weights. Hybrid: content cosine \
+        and item-factor cosine, blended with the model's weights.
 
         Example:
-          movierec similar --model /tmp/als.model --movie 1 -k 10
+          movierec similar --model /tmp/hybrid.model --movie 1 -k 10
         """)
 
     @Option(help: "Model file written by movierec train.") var model: String
@@ -134,6 +197,6 @@ struct Similar: ParsableCommand {
 
     func run() throws {
         let trained = try TrainedModel.load(from: URL(fileURLWithPath: model))
-        try printRanked(try trained.similar(movieID: movie, count: k), json: json)
+        try printRanked(try trained.similar(movieID: movie, count: k), json: json, titleOf: trained.title)
     }
 }

@@ -111,9 +111,13 @@ struct ModelFileTests {
         let ratings = dataset.ratings.subset(dataset.ratings.userIDs.indices.filter { dataset.ratings.userIDs[$0] <= 8 })
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for kind in [TrainedModel.Kind.implicitALS, .ease] {
-            let model = try TrainedModel.train(kind: kind, ratings: ratings, movies: dataset.movies, factors: 16,
-                                               iterations: 3, kernels: allKernels[0])
+        var options = TrainedModel.Options()
+        options.factors = 16
+        options.iterations = 3
+        let content = try ContentEmbeddings(dataset: dataset, kernels: allKernels[0])
+        for kind in TrainedModel.Kind.allCases {
+            let model = try TrainedModel.train(kind: kind, ratings: ratings, movies: dataset.movies, content: content,
+                                               options: options, kernels: allKernels[0])
             let url = dir.appendingPathComponent("\(kind.rawValue).model")
             try model.write(to: url)
             let loaded = try TrainedModel.load(from: url)

@@ -2,21 +2,49 @@ import Foundation
 import LinearAlgebra
 import MovieLens
 
-/// A trained collaborative model with what it needs to answer queries: id maps, titles and each
-/// user's seen items. Saved as a versioned, checksummed ``BinaryArchive`` written atomically.
+/// A trained model with what it needs to answer queries: id maps, titles, each user's seen items,
+/// and the parameters of its kind. Saved as a versioned, checksummed ``BinaryArchive`` written
+/// atomically; ``load(from:)`` rejects truncated, corrupted, wrong-version or inconsistent files.
+///
+/// ```swift
+/// let model = try TrainedModel.train(kind: .hybrid, ratings: data.ratings, movies: movies,
+///                                    content: try ContentEmbeddings(prepared: data), kernels: kernels)
+/// let top = try model.recommend(userID: 42, movieID: 296, count: 5)
+/// try model.write(to: URL(fileURLWithPath: "hybrid.model"))
+/// ```
 public struct TrainedModel: Sendable {
-    public enum Kind: String, Sendable, Codable { case implicitALS = "als", ease }
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// Implicit ALS (collaborative filtering by matrix factorization).
+        case implicitALS = "als"
+        /// EASE item–item weights.
+        case ease
+        /// Content cosine blended with implicit ALS (see ``HybridBlend``).
+        case hybrid
+    }
+
+    /// Hyperparameters of training.
+    public struct Options: Sendable, Codable, Hashable {
+        public var factors = 64
+        /// λ; nil picks 0.05 for ALS and hybrid, 500 for EASE.
+        public var regularization: Float?
+        public var alpha: Float = 1
+        public var iterations = 15
+        public var seed: UInt64 = 0
+        /// Ratings ≥ this are the positives (ALS input, EASE input, the user's liked movies).
+        public var minRating: Float = 4
+        public var blend = HybridBlend()
+        public init() {}
+
+        func lambda(for kind: Kind) -> Float { regularization ?? (kind == .ease ? 500 : 0.05) }
+    }
 
     public struct Header: Sendable, Codable {
         public var kind: Kind
-        public var factors: Int
-        public var regularization: Float
-        public var alpha: Float
-        public var iterations: Int
-        public var seed: UInt64
-        public var minRating: Float
+        public var options: Options
         public var users: Int
         public var items: Int
+        public var factors: Int
+        public var contentDimensions: Int
     }
 
     public var header: Header
@@ -24,98 +52,66 @@ public struct TrainedModel: Sendable {
     public var items: IDMap
     /// Title of each item (aligned with ``items``).
     public var titles: [String]
-    /// users × items: everything the user rated (the seen mask).
+    /// users × items: every rating of the training data (the seen mask and the users' profiles).
     public var seen: SparseMatrix
-    /// ALS: users × factors and items × factors. EASE: empty and items × items.
+    /// ALS and hybrid: users × factors. EASE: empty.
     public var userFactors: Matrix
+    /// ALS and hybrid: items × factors. EASE: the items × items weights.
     public var itemFactors: Matrix
+    /// Hybrid: items × content dims (unit rows, see ``ContentEmbeddings``). Others: empty.
+    public var content: Matrix
 
     static let magic = "MRMODEL1"
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
 
     // MARK: - Training
 
-    /// Trains on `ratings` (all of them form the seen mask; ratings ≥ `minRating` are the positives).
-    public static func train(kind: Kind, ratings: Ratings, movies: [Movie], factors: Int = 64, regularization: Float? = nil,
-                             alpha: Float = 1, iterations: Int = 15, seed: UInt64 = 0, minRating: Float = 4,
-                             kernels: any Kernels, progress: (String) -> Void = { _ in }) throws -> TrainedModel {
+    /// Trains a model of `kind` on `ratings` (all of them form the seen mask; ratings ≥
+    /// `options.minRating` are the positives). `content` is required for ``Kind/hybrid``.
+    public static func train(kind: Kind, ratings: Ratings, movies: [Movie], content: ContentEmbeddings? = nil,
+                             options: Options = Options(), kernels: any Kernels,
+                             progress: (String) -> Void = { _ in }) throws -> TrainedModel {
+        guard ratings.count > 0 else { throw MovieLensError.invalidArgument("no ratings to train on") }
         let users = IDMap(ratings.userIDs), items = IDMap(ratings.movieIDs)
-        let (seen, positives) = interactionMatrices(ratings, users: users, items: items, minRating: minRating)
+        let (seen, positives) = interactionMatrices(ratings, users: users, items: items, minRating: options.minRating)
         let catalogue = Dictionary(movies.map { ($0.id, $0.title) }, uniquingKeysWith: { a, _ in a })
         let titles = items.ids.map { catalogue[$0] ?? "movie \($0)" }
-        var header = Header(kind: kind, factors: factors, regularization: regularization ?? (kind == .ease ? 500 : 0.05),
-                            alpha: alpha, iterations: iterations, seed: seed, minRating: minRating,
-                            users: users.count, items: items.count)
+        let lambda = options.lambda(for: kind)
+        var header = Header(kind: kind, options: options, users: users.count, items: items.count, factors: options.factors,
+                            contentDimensions: 0)
+        header.options.regularization = lambda
+        var model = TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen,
+                                 userFactors: Matrix(rows: 0, cols: 0), itemFactors: Matrix(rows: 0, cols: 0),
+                                 content: Matrix(rows: 0, cols: 0))
         switch kind {
-        case .implicitALS:
-            var model = ImplicitALS(factors: factors, regularization: header.regularization, alpha: alpha, iterations: iterations, seed: seed)
-            _ = try model.fit(positives, kernels: kernels) { it in
-                progress("iteration \(it.index)/\(iterations): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")")
+        case .implicitALS, .hybrid:
+            if kind == .hybrid {
+                guard let content else { throw MovieLensError.invalidArgument("the hybrid model needs content embeddings") }
+                model.content = content.aligned(to: items)
+                model.header.contentDimensions = model.content.cols
+                let covered = items.ids.filter { content.ids.index(of: $0) != nil }.count
+                progress("content: \(model.content.cols) dims for \(covered) of \(items.count) movies")
             }
-            return TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen,
-                                userFactors: model.userFactors, itemFactors: model.itemFactors)
+            var als = ImplicitALS(factors: options.factors, regularization: lambda, alpha: options.alpha,
+                                  iterations: options.iterations, seed: options.seed)
+            _ = try als.fit(positives, kernels: kernels) { it in
+                progress("ALS iteration \(it.index)/\(options.iterations): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")")
+            }
+            model.userFactors = als.userFactors
+            model.itemFactors = als.itemFactors
         case .ease:
             progress("EASE: \(items.count)² weights = \(EASE.memoryBytes(items: items.count) / 1_048_576) MiB")
-            var model = EASE(regularization: header.regularization)
-            try model.fit(positives, kernels: kernels)
-            header.factors = 0
-            return TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen,
-                                userFactors: Matrix(rows: 0, cols: 0), itemFactors: model.weights)
+            var ease = EASE(regularization: lambda)
+            try ease.fit(positives, kernels: kernels)
+            model.header.factors = 0
+            model.itemFactors = ease.weights
         }
-    }
-
-    // MARK: - Queries
-
-    /// Top-`count` movies for the user with MovieLens id `userID`, excluding seen movies unless asked.
-    /// - Throws: ``MovieLensError/unknownID(kind:id:context:)`` naming the nearest known ids.
-    public func recommend(userID: Int32, count: Int, includeSeen: Bool = false) throws -> [(movieID: Int32, title: String, score: Float)] {
-        guard let u = users.index(of: userID) else {
-            throw MovieLensError.unknownID(kind: "user", id: Int(userID),
-                                           context: "not in the model; nearest known: \(users.nearest(to: userID).map(String.init).joined(separator: ", "))")
-        }
-        var scores = [Float](repeating: 0, count: items.count)
-        switch header.kind {
-        case .implicitALS:
-            ImplicitALS.scores(user: u, userFactors: userFactors, itemFactors: itemFactors, into: &scores)
-        case .ease:
-            let positives = seen.range(ofRow: u).filter { seen.values[$0] >= header.minRating }.map { Int(seen.columns[$0]) }
-            EASE.scores(weights: itemFactors, positives: positives, into: &scores)
-        }
-        if !includeSeen { for e in seen.range(ofRow: u) { scores[Int(seen.columns[e])] = -.infinity } }
-        return scores.withUnsafeBufferPointer { TopK.select($0, k: count) }.filter { $0.value > -.infinity }
-            .map { (items.ids[$0.index], titles[$0.index], $0.value) }
-    }
-
-    /// The `count` movies most similar to `movieID`: cosine of item factors (ALS) or EASE weights.
-    public func similar(movieID: Int32, count: Int) throws -> [(movieID: Int32, title: String, score: Float)] {
-        guard let m = items.index(of: movieID) else {
-            throw MovieLensError.unknownID(kind: "movie", id: Int(movieID),
-                                           context: "not in the model; nearest known: \(items.nearest(to: movieID).map(String.init).joined(separator: ", "))")
-        }
-        var scores = [Float](repeating: 0, count: items.count)
-        itemFactors.withView { y in
-            switch header.kind {
-            case .implicitALS:
-                let k = y.cols
-                let a = y.base + m * y.stride
-                let na = dotProduct(a, a, k).squareRoot()
-                for i in 0..<y.rows {
-                    let b = y.base + i * y.stride
-                    let nb = dotProduct(b, b, k).squareRoot()
-                    scores[i] = na > 0 && nb > 0 ? dotProduct(a, b, k) / (na * nb) : 0
-                }
-            case .ease:
-                for i in 0..<y.rows { scores[i] = y[m, i] }
-            }
-        }
-        scores[m] = -.infinity
-        return scores.withUnsafeBufferPointer { TopK.select($0, k: count) }.filter { $0.value > -.infinity }
-            .map { (items.ids[$0.index], titles[$0.index], $0.value) }
+        return model
     }
 
     // MARK: - Files
 
-    /// Writes the model atomically.
+    /// Writes the model atomically (temporary file, fsync, rename).
     public func write(to url: URL) throws {
         var a = BinaryArchive(magic: Self.magic, version: Self.version)
         try a.set("header", json: header)
@@ -127,10 +123,12 @@ public struct TrainedModel: Sendable {
         a.set("seen.values", floats: seen.values)
         a.set("userFactors", floats: userFactors.elements)
         a.set("itemFactors", floats: itemFactors.elements)
+        a.set("content", floats: content.elements)
         try a.write(to: url)
     }
 
-    /// Reads a model file; a truncated, corrupted or wrong-version file gives an ``ArchiveError``.
+    /// Reads a model file.
+    /// - Throws: ``ArchiveError`` for a truncated, corrupted, wrong-version or inconsistent file.
     public static func load(from url: URL) throws -> TrainedModel {
         let a = try BinaryArchive.read(from: url, magic: magic, version: version)
         let header = try a.json("header", as: Header.self)
@@ -139,18 +137,26 @@ public struct TrainedModel: Sendable {
         let starts = try a.longs("seen.rowStarts").map(Int.init)
         let columns = try a.ints("seen.columns"), values = try a.floats("seen.values")
         guard users.count == header.users, items.count == header.items, titles.count == items.count,
-              starts.count == users.count + 1, starts.last == columns.count, columns.count == values.count,
+              starts.count == users.count + 1, starts.first == 0, starts.last == columns.count, columns.count == values.count,
               columns.allSatisfy({ $0 >= 0 && Int($0) < items.count }), zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 })
         else { throw ArchiveError.badSection(path: url.path, name: "seen", reason: "inconsistent with the header") }
         let seen = SparseMatrix(rows: users.count, cols: items.count, rowStarts: starts, columns: columns, values: values)
-        let userValues = try a.floats("userFactors"), itemValues = try a.floats("itemFactors")
-        let userShape = header.kind == .ease ? (0, 0) : (users.count, header.factors)
-        let itemShape = header.kind == .ease ? (items.count, items.count) : (items.count, header.factors)
-        guard userValues.count == userShape.0 * userShape.1, itemValues.count == itemShape.0 * itemShape.1 else {
-            throw ArchiveError.badSection(path: url.path, name: "factors", reason: "sizes do not match the header")
+        let shapes: [(String, Int, Int)]
+        switch header.kind {
+        case .implicitALS: shapes = [("userFactors", users.count, header.factors), ("itemFactors", items.count, header.factors), ("content", 0, 0)]
+        case .hybrid: shapes = [("userFactors", users.count, header.factors), ("itemFactors", items.count, header.factors),
+                                ("content", items.count, header.contentDimensions)]
+        case .ease: shapes = [("userFactors", 0, 0), ("itemFactors", items.count, items.count), ("content", 0, 0)]
+        }
+        var matrices = [Matrix]()
+        for (name, rows, cols) in shapes {
+            let values = try a.floats(name)
+            guard values.count == rows * cols, values.allSatisfy({ $0.isFinite }) else {
+                throw ArchiveError.badSection(path: url.path, name: name, reason: "expected \(rows) × \(cols) finite values")
+            }
+            matrices.append(try Matrix(rows: rows, cols: cols, elements: values))
         }
         return TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen,
-                            userFactors: try Matrix(rows: userShape.0, cols: userShape.1, elements: userValues),
-                            itemFactors: try Matrix(rows: itemShape.0, cols: itemShape.1, elements: itemValues))
+                            userFactors: matrices[0], itemFactors: matrices[1], content: matrices[2])
     }
 }

@@ -308,3 +308,40 @@ func accumulate(_ src: UnsafePointer<Float>, _ w: Float, _ acc: UnsafeMutablePoi
     }
     while i < n { acc[i] += w * src[i]; i += 1 }
 }
+
+extension ImplicitALS {
+    /// Factors of a new user from their interactions, against fitted item factors, without retraining:
+    /// one solve of the user's normal equations, exactly as a half-iteration would (`items` holds
+    /// item indices and observation strengths `r`, confidence `1 + α·r`).
+    /// - Throws: ``LinearAlgebraError`` for an index outside the item factors.
+    /// - Complexity: O(items·k² + |interactions|·k² + k³).
+    public static func foldIn(_ interactions: [(item: Int, value: Float)], itemFactors: Matrix, regularization: Float,
+                              alpha: Float, kernels: any Kernels) throws -> [Float] {
+        let k = itemFactors.cols
+        if let bad = interactions.first(where: { $0.item < 0 || $0.item >= itemFactors.rows }) {
+            throw LinearAlgebraError.invalidArgument(operation: "ImplicitALS.foldIn", detail: "item index \(bad.item) outside 0..<\(itemFactors.rows)")
+        }
+        var gram = Matrix(rows: k, cols: k), a = Matrix(rows: k, cols: k), gathered = Matrix(rows: max(1, interactions.count), cols: k)
+        var x = [Float](repeating: 0, count: k)
+        let cols = interactions.map { Int32($0.item) }, vals = interactions.map(\.value)
+        try itemFactors.withView { y in
+            try gram.withMutableView { try kernels.syrk(.transposed, alpha: 1, y, beta: 0, $0) }
+            try gram.withView { g in
+                try a.withMutableView { av in
+                    try gathered.withMutableView { gv in
+                        try cols.withUnsafeBufferPointer { c in
+                            try vals.withUnsafeBufferPointer { v in
+                                try x.withUnsafeMutableBufferPointer { xb in
+                                    guard let xp = xb.baseAddress else { return }
+                                    try solveRow(0..<cols.count, c, v, y, g, av, gv.rows(0..<cols.count), xp,
+                                                 lambda: regularization, alpha: alpha, kernels: kernels)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return x
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+
+/// What the models train on, from either kind of folder: a folder written by `movierec prepare`
+/// (its kept ratings and its genre + tag embeddings) or a raw MovieLens folder (every rating, and
+/// content embeddings built on the spot by ``ContentEmbeddings/init(dataset:genreDimensions:tagDimensions:kernels:seed:)``).
+public struct TrainingData: Sendable {
+    public var ratings: Ratings
+    public var movies: [Movie]
+    /// Content vectors (nil when not asked for).
+    public var content: ContentEmbeddings?
+    /// Whether the folder was a prepared one.
+    public var prepared: Bool
+
+    /// Loads `directory`; builds content embeddings only when `content` is true.
+    public static func load(from directory: URL, content: Bool, kernels: any Kernels, seed: UInt64 = 0,
+                            policy: ErrorPolicy = .strict, threads: Int = Backend.defaultThreads) throws -> TrainingData {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("prepared.bin").path) {
+            let p = try PreparedData.load(from: directory)
+            return TrainingData(ratings: p.ratings, movies: p.movies.map { Movie(id: $0.id, title: $0.title, genres: $0.genres) },
+                                content: content ? try ContentEmbeddings(prepared: p) : nil, prepared: true)
+        }
+        var options = MovieLensDataset.Options()
+        options.policy = policy
+        options.threads = threads
+        options.loadTags = false
+        options.loadLinks = false
+        options.loadGenome = content
+        let dataset = try MovieLensDataset.load(from: directory, options: options)
+        return TrainingData(ratings: dataset.ratings, movies: dataset.movies,
+                            content: content ? try ContentEmbeddings(dataset: dataset, kernels: kernels, seed: seed) : nil,
+                            prepared: false)
+    }
+}

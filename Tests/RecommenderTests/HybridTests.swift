@@ -1,0 +1,93 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+import Testing
+@testable import Recommender
+
+@Suite("Hybrid recommender")
+struct HybridTests {
+    @Test("the blend min-max scales each part over the candidates and weights them")
+    func blend() {
+        var content: [Float] = [0, -.infinity, 0.5, 1.0]
+        var cf: [Float] = [5, 100, 1, 3]
+        var out = [Float](repeating: 0, count: 4)
+        HybridBlend(contentWeight: 0.8, collaborativeWeight: 0.2).blend(content: &content, collaborative: &cf, into: &out, count: 4)
+        // Content over candidates {0, 2, 3}: 0…1 → 0, 0.5, 1; CF over the same: 1…5 → 1, 0, 0.5 (100 is masked).
+        #expect(content == [0, -.infinity, 0.5, 1])
+        #expect(out[1] == -.infinity)
+        #expect(abs(out[0] - 0.2) < 1e-6 && abs(out[2] - 0.4) < 1e-6 && abs(out[3] - 0.9) < 1e-6)
+    }
+
+    @Test("content vectors: each part unit length, then the row; movies without genome compare on genres")
+    func contentEmbeddings() throws {
+        let genre = try Matrix([[3, 4], [1, 0], [0, 0]])
+        let tag = try Matrix([[0, 10], [0, 0], [0, 0]])
+        let e = try ContentEmbeddings(ids: [1, 5, 9], genre: genre, tag: tag)
+        let s = Float(0.5).squareRoot()
+        #expect(e.vectors.maxAbsDifference(try Matrix([[0.6 * s, 0.8 * s, 0, s], [1, 0, 0, 0], [0, 0, 0, 0]])) < 1e-6)
+        let aligned = e.aligned(to: IDMap(sortedUnique: [5, 7]))
+        #expect(aligned.row(0).elementsEqual([1, 0, 0, 0]) && aligned.row(1).allSatisfy { $0 == 0 })
+    }
+
+    /// Users 0–19 like action movies 0–9, users 20–39 like comedies 10–19; content = the genre.
+    static func twoTastes() throws -> (Ratings, [Movie], ContentEmbeddings) {
+        var users = [Int32](), items = [Int32]()
+        for u in 0..<40 {
+            let base = u < 20 ? 0 : 10
+            for i in 0..<10 where i != u % 10 { users.append(Int32(u + 1)); items.append(Int32(base + i + 1)) }
+        }
+        let ratings = Ratings(userIDs: users, movieIDs: items, values: [Float](repeating: 5, count: users.count),
+                              timestamps: users.indices.map(Int64.init))
+        let movies = (1...20).map { Movie(id: Int32($0), title: "m\($0)", genres: [$0 <= 10 ? "Action" : "Comedy"]) }
+        var genre = Matrix(rows: 20, cols: 2)
+        for i in 0..<20 { genre[i, i < 10 ? 0 : 1] = 1 }
+        let content = try ContentEmbeddings(ids: (1...20).map(Int32.init), genre: genre, tag: Matrix(rows: 20, cols: 0))
+        return (ratings, movies, content)
+    }
+
+    @Test("hybrid recommends from the user's taste, explains itself, and honours --movie and seen items")
+    func hybridQueries() throws {
+        let (ratings, movies, content) = try Self.twoTastes()
+        var options = TrainedModel.Options()
+        options.factors = 4
+        options.iterations = 6
+        for kernels in allKernels {
+            let model = try TrainedModel.train(kind: .hybrid, ratings: ratings, movies: movies, content: content, options: options, kernels: kernels)
+            // User 1 misses action movie 1 (index 0): it must come first, with full content score.
+            let top = try model.recommend(userID: 1, count: 3)
+            #expect(top.first?.movieID == 1, "\(kernels.backend): \(top)")
+            #expect(top.first?.content == 1)
+            #expect(top.allSatisfy { ($0.score >= 0 && $0.score <= 1) && $0.becauseOf != nil })
+            let seen = Set(ratings.movieIDs.indices.filter { ratings.userIDs[$0] == 1 }.map { ratings.movieIDs[$0] })
+            #expect(top.allSatisfy { !seen.contains($0.movieID) })
+            // After watching comedy 15, the content part points at comedies.
+            let afterComedy = try model.recommend(userID: 1, movieID: 15, count: 5)
+            #expect(afterComedy.filter { $0.movieID > 10 }.count >= 4 && afterComedy.allSatisfy { $0.becauseOf == 15 && $0.movieID != 15 })
+            // With seen movies allowed, they come back.
+            #expect(try model.recommend(userID: 1, count: 10, includeSeen: true).contains { seen.contains($0.movieID) })
+            #expect(throws: MovieLensError.self) { _ = try model.recommend(userID: 1, movieID: 999, count: 3) }
+        }
+    }
+
+    @Test("fold-in of a training user reproduces their fitted factors; a new user gets their taste")
+    func foldIn() throws {
+        let (ratings, movies, content) = try Self.twoTastes()
+        var options = TrainedModel.Options()
+        options.factors = 4
+        options.iterations = 8
+        let model = try TrainedModel.train(kind: .hybrid, ratings: ratings, movies: movies, content: content, options: options, kernels: allKernels[0])
+        // The last half-iteration solved the items, so a user's fold-in is one exact user step away.
+        let u = try #require(model.users.index(of: 3))
+        let given = model.seen.range(ofRow: u).map { (item: Int(model.seen.columns[$0]), value: model.seen.values[$0]) }
+        let x = try ImplicitALS.foldIn(given, itemFactors: model.itemFactors, regularization: 0.05, alpha: 1, kernels: allKernels[0])
+        let fitted = Array(model.userFactors.row(u))
+        let diff = zip(x, fitted).map { abs($0 - $1) }.max() ?? 1
+        let scale = fitted.map(abs).max() ?? 1
+        #expect(diff < 0.05 * scale, "fold-in \(x) vs fitted \(fitted)")
+        // A new user who loves three comedies gets comedies.
+        let newUser = try model.query(ratings: [(11, 5), (12, 4.5), (13, 5)])
+        let top = try model.recommend(newUser, count: 5)
+        #expect(top.allSatisfy { $0.movieID > 10 && ![11, 12, 13].contains($0.movieID) }, "\(top)")
+        #expect(throws: MovieLensError.self) { _ = try model.query(ratings: [(77, 5)]) }
+    }
+}
