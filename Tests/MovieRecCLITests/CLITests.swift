@@ -67,4 +67,47 @@ struct CLITests {
         #expect(try run(["info", "--no-such-flag"]).status == 1)
         #expect(try run(["--help"]).status == 0)
     }
+
+    @Test("hybrid train, recommend --movie and --ratings, export; a killed export leaves no output file")
+    func hybridAndExport() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("hybrid.model").path
+        let t = try run(["train", "--model", "hybrid", "--factors", "8", "--iterations", "2", "--out", model, "--quiet"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let rec = try run(["recommend", "--model", model, "--user", "1", "--movie", "296", "-k", "4", "--json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(rec.stdout.utf8)) as? [[String: Any]]
+        #expect(rows?.count == 4 && rows?.allSatisfy { $0["becauseOf"] as? Int == 296 && $0["content"] != nil } == true, "\(rec.stderr)")
+        let fold = try run(["recommend", "--model", model, "--ratings", "296:5,318:4.5", "-k", "3"])
+        #expect(fold.status == 0 && fold.stdout.contains("because of"), "\(fold.stderr)")
+        #expect(try run(["recommend", "--model", model, "--ratings", "296:five"]).status == 1)
+        #expect(try run(["recommend", "--model", model, "--ratings", "123456789:5"]).status == 2)
+        let out = dir.appendingPathComponent("recs.csv").path
+        let e = try run(["export", "--model", model, "--out", out, "-k", "5", "--titles"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "userId,rank,movieId,score,title" && lines.count == 1 + 610 * 5)
+        let users = dir.appendingPathComponent("users.txt").path
+        try "userId\n1\n424242\n3\n".write(toFile: users, atomically: true, encoding: .utf8)
+        let subset = try run(["export", "--model", model, "--out", out, "--users", users])
+        #expect(subset.status == 0 && subset.stderr.contains("424242"))
+        #expect(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count == 1 + 2 * 10)
+
+        // Kill an export (one user per block, so it runs long enough) once its temporary file exists.
+        let killed = dir.appendingPathComponent("killed.csv")
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["export", "--model", model, "--out", killed.path, "--block-size", "1", "--threads", "1", "--quiet"]
+        process.currentDirectoryURL = Self.root
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning, Date() < deadline,
+              !((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).contains(where: { $0.hasPrefix(".killed.csv.tmp") }) {
+            usleep(1_000)
+        }
+        let interrupted = process.isRunning
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        if interrupted { #expect(!FileManager.default.fileExists(atPath: killed.path)) }
+    }
 }
