@@ -1,0 +1,76 @@
+import Foundation
+
+/// Element-wise transcendental functions over Float buffers, eight lanes at a time, for the
+/// neural layers (softmax, sigmoid and tanh gates).
+///
+/// `exp` uses the classic range reduction `x = n·ln 2 + r`, |r| ≤ ln 2 / 2, a degree-6 polynomial
+/// for `eʳ` (Cephes `expf` coefficients) and `2ⁿ` built in the exponent bits: relative error below
+/// 2·10⁻⁷ over the float range, inputs clamped to [−87.3, 88.7] (no infinities, no denormals).
+public enum VectorMath {
+    @inline(__always)
+    static func exp8(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        let x = v.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.7))
+        // Adding 1.5·2²³ rounds to the nearest integer, which then sits in the low mantissa bits.
+        let shifted = x * 1.442_695_04 + 12_582_912
+        let n = shifted - 12_582_912
+        var r = x - n * 0.693_359_375
+        r = r + n * 2.121_944_4e-4
+        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_59e-2
+        p = p * r + 1.666_666_55e-1
+        p = p * r + 5.000_000_12e-1
+        p = p * (r * r) + r + 1
+        let bits = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        return p * unsafeBitCast(bits, to: SIMD8<Float>.self)
+    }
+
+    /// `x[i] ← eˣ⁽ⁱ⁾` for `i < n`.
+    /// - Complexity: O(n).
+    public static func exp(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let p = UnsafeMutableRawPointer(x + i)
+            p.storeBytes(of: exp8(p.loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
+            i += 8
+        }
+        if i < n {
+            var tail = SIMD8<Float>(repeating: 0)
+            for j in i..<n { tail[j - i] = x[j] }
+            let e = exp8(tail)
+            for j in i..<n { x[j] = e[j - i] }
+        }
+    }
+
+    /// `x[i] ← 1 / (1 + e⁻ˣ⁽ⁱ⁾)`.
+    public static func sigmoid(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { x[i] = -x[i] }
+        exp(x, n)
+        for i in 0..<n { x[i] = 1 / (1 + x[i]) }
+    }
+
+    /// `x[i] ← tanh(x[i])`, as `1 − 2 / (e²ˣ + 1)` (absolute error below 4·10⁻⁷).
+    public static func tanh(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { x[i] *= 2 }
+        exp(x, n)
+        for i in 0..<n { x[i] = 1 - 2 / (x[i] + 1) }
+    }
+
+    /// Turns `x` into `softmax(x)` in place and returns `log Σ eˣ` (computed stably, max subtracted).
+    /// - Complexity: O(n).
+    @discardableResult
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+        guard n > 0 else { return -.infinity }
+        var m = -Float.infinity
+        for i in 0..<n { m = Swift.max(m, x[i]) }
+        guard m.isFinite else { return m }
+        for i in 0..<n { x[i] -= m }
+        exp(x, n)
+        var sum: Float = 0
+        for i in 0..<n { sum += x[i] }
+        let inv = 1 / sum
+        for i in 0..<n { x[i] *= inv }
+        return m + Foundation.log(sum)
+    }
+}

@@ -1,0 +1,425 @@
+import Foundation
+import LinearAlgebra
+
+/// Embedding → LSTM → dropout → dense softmax over every movie: the next-movie network, with its
+/// own forward pass, backpropagation through time and Adam, on the ``Kernels`` GEMMs.
+///
+/// Shapes (row-major; `V` movies, `E` embedding, `H` hidden, `T` steps, `B` batch):
+///
+///     embedding  (V + 1) × E     row 0 is the padding token, kept at zero
+///     wx         E × 4H          input weights of the gates i, f, g, o (side by side)
+///     wh         H × 4H          recurrent weights
+///     b          4H              gate biases (forget gate starts at 1)
+///     wo         H × V, bo  V    the output layer
+///
+/// Forward: `Zx = X·wx` for all steps in one GEMM; then per step `Z_t = Zx_t + b + h_{t−1}·wh`
+/// (one GEMM), `i, f, o = σ(·)`, `g = tanh(·)`, `c_t = f∘c_{t−1} + i∘g`, `h_t = o∘tanh(c_t)`. A
+/// padding input leaves `h` and `c` unchanged (so left padding is invisible). Every position with
+/// a target takes its `h_t` through dropout (inverted: kept units scaled by 1/(1 − p)) and the
+/// dense layer; the loss is the mean cross-entropy of the full softmax, by a stable log-sum-exp.
+/// Backward mirrors it: `dwo = Hᵀ·dlogits`, `dH = dlogits·woᵀ`, then through time
+/// `dh_{t−1} = dZ_t·whᵀ`, and at the end `dwh = H_prevᵀ·dZ`, `dwx = Xᵀ·dZ`, `dX = dZ·wxᵀ` — all GEMMs.
+public struct NextMovieNetwork: Sendable {
+    public let items: Int
+    public let embedding: Int
+    public let hidden: Int
+    /// Every parameter, in the order embedding, wx, wh, b, wo, bo.
+    public var parameters: [Float]
+
+    public init(items: Int, embedding: Int, hidden: Int, parameters: [Float]) throws {
+        self.items = items
+        self.embedding = embedding
+        self.hidden = hidden
+        self.parameters = parameters
+        guard items > 0, embedding > 0, hidden > 0, parameters.count == layout.total else {
+            throw LinearAlgebraError.dimensionMismatch(operation: "NextMovieNetwork",
+                                                       detail: "\(parameters.count) parameters for \(items) items, E \(embedding), H \(hidden)")
+        }
+    }
+
+    /// Glorot-uniform input and output weights, orthogonal recurrent weights, uniform ±0.05
+    /// embeddings, forget-gate bias 1 — seeded.
+    public init(items: Int, embedding: Int, hidden: Int, seed: UInt64, kernels: any Kernels) throws {
+        self.items = items
+        self.embedding = embedding
+        self.hidden = hidden
+        let l = Layout(items: items, embedding: embedding, hidden: hidden)
+        var p = [Float](repeating: 0, count: l.total)
+        var g = SeededGenerator(seed: seed)
+        func uniform(_ range: Range<Int>, limit: Float) { for i in range { p[i] = (g.nextUnitFloat() * 2 - 1) * limit } }
+        uniform(l.embedding.lowerBound + embedding..<l.embedding.upperBound, limit: 0.05)
+        uniform(l.wx, limit: (6 / Float(embedding + 4 * hidden)).squareRoot())
+        let gaussian = Matrix.gaussian(rows: 4 * hidden, cols: hidden, using: &g)
+        let q = try gaussian.withView { try kernels.orthonormalBasis($0) }
+        for r in 0..<hidden { for c in 0..<4 * hidden { p[l.wh.lowerBound + r * 4 * hidden + c] = q[c, r] } }
+        for j in hidden..<2 * hidden { p[l.b.lowerBound + j] = 1 }
+        uniform(l.wo, limit: (6 / Float(hidden + items)).squareRoot())
+        parameters = p
+    }
+
+    /// Where each tensor lives in ``parameters``.
+    struct Layout {
+        let embedding, wx, wh, b, wo, bo: Range<Int>
+        var total: Int { bo.upperBound }
+        init(items: Int, embedding e: Int, hidden h: Int) {
+            var start = 0
+            func next(_ n: Int) -> Range<Int> { defer { start += n }; return start..<(start + n) }
+            embedding = next((items + 1) * e)
+            wx = next(e * 4 * h)
+            wh = next(h * 4 * h)
+            b = next(4 * h)
+            wo = next(h * items)
+            bo = next(items)
+        }
+    }
+
+    var layout: Layout { Layout(items: items, embedding: embedding, hidden: hidden) }
+
+    /// Buffers for one batch, reused across batches.
+    final class Workspace {
+        let batch, steps, chunkRows: Int
+        var x, z, hs, cs, tc, dz, dX, dh, dc, dhCur, logits: [Float]
+        var dHout: [Float]
+        var selected = [(row: Int, target: Int)]()
+        var dropMask: [Float]
+
+        init(network n: NextMovieNetwork, batch: Int, steps: Int, chunkRows: Int = 1024) {
+            self.batch = batch
+            self.steps = steps
+            self.chunkRows = chunkRows
+            let rows = batch * steps, h = n.hidden
+            x = [Float](repeating: 0, count: rows * n.embedding)
+            z = [Float](repeating: 0, count: rows * 4 * h)
+            hs = [Float](repeating: 0, count: (rows + batch) * h)
+            cs = [Float](repeating: 0, count: (rows + batch) * h)
+            tc = [Float](repeating: 0, count: rows * h)
+            dz = [Float](repeating: 0, count: rows * 4 * h)
+            dX = [Float](repeating: 0, count: rows * n.embedding)
+            dh = [Float](repeating: 0, count: batch * h)
+            dc = [Float](repeating: 0, count: batch * h)
+            dhCur = [Float](repeating: 0, count: batch * h)
+            dHout = [Float](repeating: 0, count: rows * h)
+            dropMask = [Float](repeating: 1, count: rows * h)
+            logits = [Float](repeating: 0, count: min(rows, chunkRows) * n.items)
+        }
+    }
+
+    // MARK: - Forward
+
+    /// Runs the LSTM over `tokens` (batch × steps, example-major, 0 = padding) into the workspace:
+    /// `hs` rows `(t + 1)·B + b` hold `h_t`.
+    func forwardLSTM(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, _ w: Workspace, kernels: any Kernels) throws {
+        let e = embedding, h = hidden, g4 = 4 * h, steps = w.steps, l = layout
+        let rows = steps * bsz
+        try parameters.withUnsafeBufferPointer { pb in
+            guard let p = pb.baseAddress else { return }
+            try w.x.withUnsafeMutableBufferPointer { xb in
+                try w.z.withUnsafeMutableBufferPointer { zb in
+                    try w.hs.withUnsafeMutableBufferPointer { hb in
+                        try w.cs.withUnsafeMutableBufferPointer { cb in
+                            try w.tc.withUnsafeMutableBufferPointer { tb in
+                                guard let x = xb.baseAddress, let z = zb.baseAddress, let hs = hb.baseAddress,
+                                      let cs = cb.baseAddress, let tcs = tb.baseAddress else { return }
+                                // Time-major embedded inputs: row t·B + b.
+                                for t in 0..<steps {
+                                    for b in 0..<bsz {
+                                        let token = Int(tokens[b * steps + t])
+                                        (x + (t * bsz + b) * e).update(from: p + l.embedding.lowerBound + token * e, count: e)
+                                    }
+                                }
+                                try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: x, rows: rows, cols: e, stride: e),
+                                                 MatrixView(base: p + l.wx.lowerBound, rows: e, cols: g4, stride: g4),
+                                                 beta: 0, MutableMatrixView(base: z, rows: rows, cols: g4, stride: g4))
+                                for r in 0..<rows { accumulate(p + l.b.lowerBound, 1, z + r * g4, g4) }
+                                hs.update(repeating: 0, count: bsz * h)
+                                cs.update(repeating: 0, count: bsz * h)
+                                let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
+                                for t in 0..<steps {
+                                    let zt = z + t * bsz * g4
+                                    let hPrev = hs + t * bsz * h, cPrev = cs + t * bsz * h
+                                    let hNext = hs + (t + 1) * bsz * h, cNext = cs + (t + 1) * bsz * h
+                                    try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: hPrev, rows: bsz, cols: h, stride: h), wh,
+                                                     beta: 1, MutableMatrixView(base: zt, rows: bsz, cols: g4, stride: g4))
+                                    for b in 0..<bsz {
+                                        let zr = zt + b * g4, hp = hPrev + b * h, cp = cPrev + b * h
+                                        let hn = hNext + b * h, cn = cNext + b * h, tcr = tcs + (t * bsz + b) * h
+                                        if tokens[b * steps + t] == 0 {
+                                            hn.update(from: hp, count: h)
+                                            cn.update(from: cp, count: h)
+                                            tcr.update(repeating: 0, count: h)
+                                            continue
+                                        }
+                                        VectorMath.sigmoid(zr, 2 * h)
+                                        VectorMath.tanh(zr + 2 * h, h)
+                                        VectorMath.sigmoid(zr + 3 * h, h)
+                                        for j in 0..<h { cn[j] = zr[h + j] * cp[j] + zr[j] * zr[2 * h + j] }
+                                        tcr.update(from: cn, count: h)
+                                        VectorMath.tanh(tcr, h)
+                                        for j in 0..<h { hn[j] = zr[3 * h + j] * tcr[j] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `logits = H_rows·wo + bo` for the given rows of `hs` (already gathered into `input`, n × H).
+    func logits(_ input: MatrixView, into out: MutableMatrixView, kernels: any Kernels) throws {
+        let l = layout
+        try parameters.withUnsafeBufferPointer { pb in
+            guard let p = pb.baseAddress else { return }
+            for r in 0..<out.rows { (out.base + r * out.stride).update(from: p + l.bo.lowerBound, count: items) }
+            try kernels.gemm(.none, .none, alpha: 1, input, MatrixView(base: p + l.wo.lowerBound, rows: hidden, cols: items, stride: items),
+                             beta: 1, out)
+        }
+    }
+
+    /// Log-probabilities of every movie after each input sequence (batch × steps tokens): the
+    /// scores the recommender ranks by. No dropout.
+    public func predict(_ tokens: [Int32], batch: Int, steps: Int, kernels: any Kernels) throws -> Matrix {
+        let w = Workspace(network: self, batch: batch, steps: steps, chunkRows: batch)
+        try tokens.withUnsafeBufferPointer { try forwardLSTM($0, batch: batch, w, kernels: kernels) }
+        var out = Matrix(rows: batch, cols: items)
+        try w.hs.withUnsafeBufferPointer { hb in
+            guard let hs = hb.baseAddress else { return }
+            try out.withMutableView { o in
+                try logits(MatrixView(base: hs + steps * batch * hidden, rows: batch, cols: hidden, stride: hidden), into: o, kernels: kernels)
+                let view = UnsafeSendableBox(o)
+                Parallel.forChunks(count: batch, threads: kernels.threads, minChunk: 16) { range in
+                    for r in range {
+                        let row = view.value.base + r * view.value.stride
+                        var copy = [Float](UnsafeBufferPointer(start: row, count: view.value.cols))
+                        let lse = copy.withUnsafeMutableBufferPointer { VectorMath.softmax($0.baseAddress ?? row, $0.count) }
+                        for j in 0..<view.value.cols { row[j] -= lse }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Loss and gradient
+
+    /// Mean cross-entropy over the targets of one batch and its gradient (written into `gradient`,
+    /// same layout as ``parameters``). `dropout` > 0 draws a fresh inverted-dropout mask from `generator`.
+    /// Returns the summed loss and the number of targets.
+    func lossAndGradient(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch bsz: Int,
+                         workspace w: Workspace, gradient: inout [Float], dropout: Float,
+                         generator: inout SeededGenerator, kernels: any Kernels) throws -> (loss: Double, count: Int) {
+        let h = hidden, steps = w.steps, l = layout, v = items
+        let rows = steps * bsz
+        try forwardLSTM(tokens, batch: bsz, w, kernels: kernels)
+        // Positions with a target, in time-major row order.
+        w.selected.removeAll(keepingCapacity: true)
+        for t in 0..<steps { for b in 0..<bsz where targets[b * steps + t] >= 0 { w.selected.append((t * bsz + b, Int(targets[b * steps + t]))) } }
+        let n = w.selected.count
+        for i in gradient.indices { gradient[i] = 0 }
+        guard n > 0 else { return (0, 0) }
+        let keep = 1 - dropout
+        var totalLoss = 0.0
+        try parameters.withUnsafeBufferPointer { pb in
+            guard let p = pb.baseAddress else { return }
+            try gradient.withUnsafeMutableBufferPointer { gb in
+                guard let grad = gb.baseAddress else { return }
+                try w.hs.withUnsafeMutableBufferPointer { hb in
+                    try w.dHout.withUnsafeMutableBufferPointer { db in
+                        try w.logits.withUnsafeMutableBufferPointer { lb in
+                            try w.dropMask.withUnsafeMutableBufferPointer { mb in
+                                guard let hs = hb.baseAddress, let dHout = db.baseAddress, let logits = lb.baseAddress,
+                                      let mask = mb.baseAddress else { return }
+                                dHout.update(repeating: 0, count: rows * h)
+                                // Output layer in chunks of selected rows: gather (with dropout), logits, softmax, gradients.
+                                let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, w.chunkRows) * h)
+                                let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, w.chunkRows) * h)
+                                defer { gathered.deallocate(); dGathered.deallocate() }
+                                var first = 0
+                                while first < n {
+                                    let count = min(w.chunkRows, n - first)
+                                    for k in 0..<count {
+                                        let row = w.selected[first + k].row
+                                        let src = hs + bsz * h + row * h, dst = gathered + k * h, m = mask + (first + k) * h
+                                        for j in 0..<h {
+                                            m[j] = dropout > 0 ? (generator.nextUnitFloat() < keep ? 1 / keep : 0) : 1
+                                            dst[j] = src[j] * m[j]
+                                        }
+                                    }
+                                    let input = MatrixView(base: gathered, rows: count, cols: h, stride: h)
+                                    let out = MutableMatrixView(base: logits, rows: count, cols: v, stride: v)
+                                    try self.logits(input, into: out, kernels: kernels)
+                                    // Softmax cross-entropy, rows in parallel; dlogits = (p − onehot) / n in place.
+                                    let losses = UnsafeMutablePointer<Double>.allocate(capacity: count)
+                                    defer { losses.deallocate() }
+                                    let shared = UnsafeSendableBox((logits, losses, w.selected, first))
+                                    Parallel.forChunks(count: count, threads: kernels.threads, minChunk: 32) { range in
+                                        let (logits, losses, selected, first) = shared.value
+                                        for k in range {
+                                            let row = logits + k * v
+                                            let target = selected[first + k].target
+                                            let picked = row[target]
+                                            let lse = VectorMath.softmax(row, v)
+                                            losses[k] = Double(lse - picked)
+                                            row[target] -= 1
+                                            let scale = 1 / Float(n)
+                                            for j in 0..<v { row[j] *= scale }
+                                        }
+                                    }
+                                    for k in 0..<count { totalLoss += losses[k] }
+                                    let dl = MatrixView(base: logits, rows: count, cols: v, stride: v)
+                                    // dwo += gatheredᵀ · dlogits; dbo += column sums; dGathered = dlogits · woᵀ.
+                                    try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
+                                                     MutableMatrixView(base: grad + l.wo.lowerBound, rows: h, cols: v, stride: v))
+                                    for k in 0..<count { accumulate(logits + k * v, 1, grad + l.bo.lowerBound, v) }
+                                    try kernels.gemm(.none, .transposed, alpha: 1, dl, MatrixView(base: p + l.wo.lowerBound, rows: h, cols: v, stride: v),
+                                                     beta: 0, MutableMatrixView(base: dGathered, rows: count, cols: h, stride: h))
+                                    for k in 0..<count {
+                                        let row = w.selected[first + k].row
+                                        let m = mask + (first + k) * h, src = dGathered + k * h, dst = dHout + row * h
+                                        for j in 0..<h { dst[j] += src[j] * m[j] }
+                                    }
+                                    first += count
+                                }
+                            }
+                        }
+                    }
+                }
+                try backwardLSTM(tokens: tokens, batch: bsz, w, parameters: p, gradient: grad, kernels: kernels)
+            }
+        }
+        return (totalLoss, n)
+    }
+
+    /// Backpropagation through time from `dHout` (gradients reaching each `h_t`) into the LSTM and
+    /// embedding gradients.
+    func backwardLSTM(tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, _ w: Workspace, parameters p: UnsafePointer<Float>,
+                      gradient grad: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
+        let h = hidden, e = embedding, g4 = 4 * h, steps = w.steps, l = layout
+        let rows = steps * bsz
+        try w.z.withUnsafeBufferPointer { zb in
+            try w.hs.withUnsafeBufferPointer { hb in
+                try w.cs.withUnsafeBufferPointer { cb in
+                    try w.tc.withUnsafeBufferPointer { tb in
+                        try w.dz.withUnsafeMutableBufferPointer { dzb in
+                            try w.dHout.withUnsafeBufferPointer { dob in
+                                try w.dh.withUnsafeMutableBufferPointer { dhb in
+                                    try w.dc.withUnsafeMutableBufferPointer { dcb in
+                                        try w.dhCur.withUnsafeMutableBufferPointer { dcurb in
+                                            try w.x.withUnsafeBufferPointer { xb in
+                                                try w.dX.withUnsafeMutableBufferPointer { dxb in
+                                                    guard let z = zb.baseAddress, let hs = hb.baseAddress, let cs = cb.baseAddress,
+                                                          let tcs = tb.baseAddress, let dz = dzb.baseAddress, let dHout = dob.baseAddress,
+                                                          let dh = dhb.baseAddress, let dc = dcb.baseAddress, let dhCur = dcurb.baseAddress,
+                                                          let x = xb.baseAddress, let dX = dxb.baseAddress else { return }
+                                                    dh.update(repeating: 0, count: bsz * h)
+                                                    dc.update(repeating: 0, count: bsz * h)
+                                                    let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
+                                                    for t in stride(from: steps - 1, through: 0, by: -1) {
+                                                        for b in 0..<bsz {
+                                                            let r = t * bsz + b
+                                                            let cur = dhCur + b * h, dcr = dc + b * h
+                                                            let out = dHout + r * h, prevDh = dh + b * h
+                                                            for j in 0..<h { cur[j] = prevDh[j] + out[j] }
+                                                            let dzr = dz + r * g4
+                                                            if tokens[b * steps + t] == 0 {
+                                                                dzr.update(repeating: 0, count: g4)
+                                                                continue   // dc passes through unchanged
+                                                            }
+                                                            let zr = z + r * g4, tcr = tcs + r * h, cp = cs + t * bsz * h + b * h
+                                                            for j in 0..<h {
+                                                                let i = zr[j], f = zr[h + j], g = zr[2 * h + j], o = zr[3 * h + j], tc = tcr[j]
+                                                                let dho = cur[j]
+                                                                let dcT = dcr[j] + dho * o * (1 - tc * tc)
+                                                                dzr[j] = dcT * g * i * (1 - i)
+                                                                dzr[h + j] = dcT * cp[j] * f * (1 - f)
+                                                                dzr[2 * h + j] = dcT * i * (1 - g * g)
+                                                                dzr[3 * h + j] = dho * tc * o * (1 - o)
+                                                                dcr[j] = dcT * f
+                                                            }
+                                                        }
+                                                        // dh_{t−1} = dZ_t · whᵀ (padding rows pass dh through).
+                                                        try kernels.gemm(.none, .transposed, alpha: 1,
+                                                                         MatrixView(base: dz + t * bsz * g4, rows: bsz, cols: g4, stride: g4), wh,
+                                                                         beta: 0, MutableMatrixView(base: dh, rows: bsz, cols: h, stride: h))
+                                                        for b in 0..<bsz where tokens[b * steps + t] == 0 {
+                                                            (dh + b * h).update(from: dhCur + b * h, count: h)
+                                                        }
+                                                    }
+                                                    let dZ = MatrixView(base: dz, rows: rows, cols: g4, stride: g4)
+                                                    try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: hs, rows: rows, cols: h, stride: h), dZ,
+                                                                     beta: 1, MutableMatrixView(base: grad + l.wh.lowerBound, rows: h, cols: g4, stride: g4))
+                                                    try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: x, rows: rows, cols: e, stride: e), dZ,
+                                                                     beta: 1, MutableMatrixView(base: grad + l.wx.lowerBound, rows: e, cols: g4, stride: g4))
+                                                    for r in 0..<rows { accumulate(dz + r * g4, 1, grad + l.b.lowerBound, g4) }
+                                                    try kernels.gemm(.none, .transposed, alpha: 1, dZ,
+                                                                     MatrixView(base: p + l.wx.lowerBound, rows: e, cols: g4, stride: g4),
+                                                                     beta: 0, MutableMatrixView(base: dX, rows: rows, cols: e, stride: e))
+                                                    for t in 0..<steps {
+                                                        for b in 0..<bsz {
+                                                            let token = Int(tokens[b * steps + t])
+                                                            guard token > 0 else { continue }
+                                                            accumulate(dX + (t * bsz + b) * e, 1, grad + l.embedding.lowerBound + token * e, e)
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adam (Kingma & Ba 2015) over a flat parameter vector, with global gradient-norm clipping.
+public struct AdamOptimizer: Sendable {
+    public var learningRate: Float
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    /// Gradients whose global L2 norm exceeds this are scaled down to it (0: no clipping).
+    public var clipNorm: Float
+    var m: [Float], v: [Float]
+    var step = 0
+
+    public init(parameterCount: Int, learningRate: Float = 1e-3, clipNorm: Float = 5) {
+        self.learningRate = learningRate
+        self.clipNorm = clipNorm
+        m = [Float](repeating: 0, count: parameterCount)
+        v = [Float](repeating: 0, count: parameterCount)
+    }
+
+    /// One update of `parameters` with `gradient`; returns the gradient's norm before clipping.
+    @discardableResult
+    public mutating func update(_ parameters: inout [Float], gradient: [Float]) -> Float {
+        var squared: Double = 0
+        for g in gradient { squared += Double(g * g) }
+        let norm = Float(squared.squareRoot())
+        let scale: Float = clipNorm > 0 && norm > clipNorm ? clipNorm / norm : 1
+        step += 1
+        let b1 = beta1, b2 = beta2
+        let correction1 = 1 - Float(pow(Double(b1), Double(step))), correction2 = 1 - Float(pow(Double(b2), Double(step)))
+        let rate = learningRate * correction2.squareRoot() / correction1
+        let eps = epsilon * correction2.squareRoot()
+        m.withUnsafeMutableBufferPointer { mb in
+            v.withUnsafeMutableBufferPointer { vb in
+                parameters.withUnsafeMutableBufferPointer { pb in
+                    gradient.withUnsafeBufferPointer { gb in
+                        for i in 0..<pb.count {
+                            let g = gb[i] * scale
+                            mb[i] = b1 * mb[i] + (1 - b1) * g
+                            vb[i] = b2 * vb[i] + (1 - b2) * g * g
+                            pb[i] -= rate * mb[i] / (vb[i].squareRoot() + eps)
+                        }
+                    }
+                }
+            }
+        }
+        return norm
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+import Testing
+@testable import Recommender
+
+@Suite("Sequence model (LSTM)")
+struct SequenceModelTests {
+    @Test("vector exp, sigmoid, tanh and softmax match Foundation")
+    func vectorMath() {
+        var xs = stride(from: -80.0 as Float, through: 80, by: 0.37).map { $0 }
+        let expected = xs.map { Foundation.exp(Double($0)) }
+        VectorMath.exp(&xs, xs.count)
+        #expect(zip(xs, expected).allSatisfy { abs(Double($0) - $1) <= 3e-7 * $1 })
+        var s: [Float] = [-3, -0.5, 0, 0.25, 9, 1, 2, 3, 4, -20]
+        let original = s
+        VectorMath.sigmoid(&s, s.count)
+        #expect(zip(s, original).allSatisfy { abs(Double($0) - 1 / (1 + Foundation.exp(-Double($1)))) < 1e-6 })
+        var t = original
+        VectorMath.tanh(&t, t.count)
+        #expect(zip(t, original).allSatisfy { abs(Double($0) - Foundation.tanh(Double($1))) < 1e-6 })
+        var soft: [Float] = [1000, 1001, 999]
+        let lse = VectorMath.softmax(&soft, 3)
+        let reference = 1001 + Foundation.log(Foundation.exp(-1.0) + 1 + Foundation.exp(-2.0))
+        #expect(abs(Double(lse) - reference) < 1e-3 && abs(soft.reduce(0, +) - 1) < 1e-6 && soft[1] > soft[0])
+    }
+
+    @Test("windows and last-movie examples are cut and left-padded as documented")
+    func examples() {
+        let last = SequenceExamples(histories: [[4, 5, 6], [7]], length: 3, mode: .last)
+        #expect(last.count == 1 && last.tokens == [5, 6] && last.targets == [-1, 6])
+        let short = SequenceExamples(histories: [[4, 5]], length: 4, mode: .last)
+        #expect(short.tokens == [0, 0, 5] && short.targets == [-1, -1, 5])
+        // History 0…6 in windows of 3 movies from the end: [4 5 6], [2 3 4], [0 1 2]: every movie but the first is a target once.
+        let windows = SequenceExamples(histories: [[0, 1, 2, 3, 4, 5, 6]], length: 3, mode: .windows)
+        #expect(windows.tokens == [5, 6, 3, 4, 1, 2] && windows.targets == [5, 6, 3, 4, 1, 2])
+        #expect(windows.targetCount == 6)
+        #expect(SequenceExamples.inputTokens([3], steps: 3) == [0, 0, 4])
+    }
+
+    /// A small network and batch with padding and targets at several positions.
+    static func tiny(kernels: any Kernels) throws -> (NextMovieNetwork, [Int32], [Int32]) {
+        let net = try NextMovieNetwork(items: 6, embedding: 3, hidden: 4, seed: 7, kernels: kernels)
+        let tokens: [Int32] = [0, 0, 3, 5,   1, 2, 6, 4,   0, 2, 2, 1]
+        let targets: [Int32] = [-1, -1, 4, 0,   1, -1, 3, 5,   -1, 1, 0, 2]
+        return (net, tokens, targets)
+    }
+
+    static func meanLoss(_ net: NextMovieNetwork, _ tokens: [Int32], _ targets: [Int32], kernels: any Kernels) throws -> (Double, [Float]) {
+        let w = NextMovieNetwork.Workspace(network: net, batch: 3, steps: 4)
+        var gradient = [Float](repeating: 0, count: net.parameters.count)
+        var g = SeededGenerator(seed: 1)
+        let (loss, n) = try tokens.withUnsafeBufferPointer { tb in
+            try targets.withUnsafeBufferPointer { gb in
+                try net.lossAndGradient(tokens: tb, targets: gb, batch: 3, workspace: w, gradient: &gradient, dropout: 0,
+                                        generator: &g, kernels: kernels)
+            }
+        }
+        return (loss / Double(n), gradient)
+    }
+
+    @Test("backpropagation matches finite differences for the embedding, LSTM and dense layers")
+    func gradientCheck() throws {
+        for kernels in allKernels {
+            let (net, tokens, targets) = try Self.tiny(kernels: kernels)
+            let (_, gradient) = try Self.meanLoss(net, tokens, targets, kernels: kernels)
+            let l = net.layout
+            // Rows 1…6 of the embedding (row 0, the padding, must get no gradient), and every other tensor.
+            #expect(gradient[l.embedding.lowerBound..<(l.embedding.lowerBound + 3)].allSatisfy { $0 == 0 })
+            var checked = 0
+            for range in [l.embedding.lowerBound + 3..<l.embedding.upperBound, l.wx, l.wh, l.b, l.wo, l.bo] {
+                for i in Swift.stride(from: range.lowerBound, to: range.upperBound, by: max(1, range.count / 9)) {
+                    var plus = net, minus = net
+                    let h: Float = 1e-2
+                    plus.parameters[i] += h
+                    minus.parameters[i] -= h
+                    let numeric = (try Self.meanLoss(plus, tokens, targets, kernels: kernels).0 - Self.meanLoss(minus, tokens, targets, kernels: kernels).0) / Double(2 * h)
+                    let analytic = Double(gradient[i])
+                    #expect(abs(numeric - analytic) <= 2e-3 + 2e-2 * abs(numeric), "\(kernels.backend) parameter \(i): numeric \(numeric), analytic \(analytic)")
+                    checked += 1
+                }
+            }
+            #expect(checked > 50)
+        }
+    }
+
+    @Test("left padding is invisible: a padded sequence scores like the same sequence unpadded")
+    func paddingIgnored() throws {
+        let (net, _, _) = try Self.tiny(kernels: allKernels[0])
+        let padded = try net.predict([0, 0, 3, 5], batch: 1, steps: 4, kernels: allKernels[0])
+        let unpadded = try net.predict([3, 5], batch: 1, steps: 2, kernels: allKernels[0])
+        #expect(padded.maxAbsDifference(unpadded) < 1e-6)
+        #expect(abs(padded.row(0).map { Foundation.exp(Double($0)) }.reduce(0, +) - 1) < 1e-4)
+    }
+
+    /// Every movie is always followed by the next one (mod 12).
+    static func cycle() -> [[Int32]] {
+        (0..<60).map { u in (0..<15).map { Int32((u + $0) % 12) } }
+    }
+
+    @Test("a deterministic next-movie task is learned; same seed gives identical weights")
+    func learnsCycle() throws {
+        var c = SequenceRecommender.Configuration()
+        c.embedding = 8
+        c.hidden = 16
+        c.length = 5
+        c.epochs = 40
+        c.batchSize = 32
+        c.learningRate = 0.02
+        c.dropout = 0
+        let kernels = allKernels[0]
+        let a = try SequenceRecommender.train(histories: Self.cycle(), items: 12, configuration: c, kernels: kernels)
+        let b = try SequenceRecommender.train(histories: Self.cycle(), items: 12, configuration: c, kernels: kernels)
+        #expect(a.network.parameters == b.network.parameters)
+        let queries: [[Int32]] = (0..<12).map { s in (0..<4).map { Int32((s + $0) % 12) } }
+        let scores = try a.scores(histories: queries, kernels: kernels)
+        let correct = (0..<12).filter { q in
+            let best = (0..<12).max { scores[q, $0] < scores[q, $1] }
+            return best == (q + 4) % 12
+        }.count
+        #expect(correct == 12, "\(correct)/12")
+    }
+
+    @Test("OpenBLAS and pure-Swift training agree over a few steps")
+    func backendsAgree() throws {
+        guard allKernels.count == 2 else { return }
+        var c = SequenceRecommender.Configuration()
+        c.embedding = 8
+        c.hidden = 16
+        c.length = 5
+        c.epochs = 2
+        c.batchSize = 16
+        let runs = try allKernels.map { try SequenceRecommender.train(histories: Self.cycle(), items: 12, configuration: c, kernels: $0) }
+        let diff = zip(runs[0].network.parameters, runs[1].network.parameters).map { abs($0 - $1) }.max() ?? 1
+        #expect(diff < 1e-3, "max difference \(diff)")
+    }
+}
