@@ -9,7 +9,9 @@ import Foundation
 public enum VectorMath {
     @inline(__always)
     static func exp8(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        let x = v.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.7))
+        var x = v
+        x.replace(with: SIMD8(repeating: -87.3), where: x .< -87.3)
+        x.replace(with: SIMD8(repeating: 88.7), where: x .> 88.7)
         // Adding 1.5·2²³ rounds to the nearest integer, which then sits in the low mantissa bits.
         let shifted = x * 1.442_695_04 + 12_582_912
         let n = shifted - 12_582_912
@@ -58,19 +60,41 @@ public enum VectorMath {
     }
 
     /// Turns `x` into `softmax(x)` in place and returns `log Σ eˣ` (computed stably, max subtracted).
-    /// - Complexity: O(n).
+    /// - Complexity: O(n), three passes eight lanes at a time.
     @discardableResult
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
         guard n > 0 else { return -.infinity }
-        var m = -Float.infinity
-        for i in 0..<n { m = Swift.max(m, x[i]) }
+        let raw = UnsafeMutableRawPointer(x)
+        let whole = n / 8 * 8
+        var m8 = SIMD8<Float>(repeating: -.infinity)
+        var i = 0
+        while i < whole {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            m8.replace(with: v, where: v .> m8)
+            i += 8
+        }
+        var m = m8.max()
+        for j in whole..<n where x[j] > m { m = x[j] }
         guard m.isFinite else { return m }
-        for i in 0..<n { x[i] -= m }
-        exp(x, n)
-        var sum: Float = 0
-        for i in 0..<n { sum += x[i] }
+        var sum8 = SIMD8<Float>(repeating: 0)
+        i = 0
+        while i < whole {
+            let e = exp8(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - m)
+            raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            sum8 += e
+            i += 8
+        }
+        for j in whole..<n { x[j] -= m }
+        exp(x + whole, n - whole)
+        var sum = sum8.sum()
+        for j in whole..<n { sum += x[j] }
         let inv = 1 / sum
-        for i in 0..<n { x[i] *= inv }
+        i = 0
+        while i < whole {
+            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * inv, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        for j in whole..<n { x[j] *= inv }
         return m + Foundation.log(sum)
     }
 }

@@ -89,8 +89,9 @@ struct Export: ParsableCommand {
 
 /// A one-line progress bar on standard error: done/total, rate and ETA, redrawn at most 10×/s.
 final class ProgressBar {
-    let label: String, unit: String, quiet: Bool
-    let start = DispatchTime.now().uptimeNanoseconds
+    var label: String
+    let unit: String, quiet: Bool
+    var start = DispatchTime.now().uptimeNanoseconds
     var lastDraw: UInt64 = 0
     var drawn = false
 
@@ -101,8 +102,13 @@ final class ProgressBar {
         self.quiet = quiet || isatty(STDERR_FILENO) == 0
     }
 
-    func update(_ done: Int, of total: Int, extra: String = "") {
+    func update(_ done: Int, of total: Int, label: String? = nil, extra: String = "") {
         guard !quiet else { return }
+        if let label, label != self.label {
+            finish()
+            self.label = label
+            start = DispatchTime.now().uptimeNanoseconds
+        }
         let now = DispatchTime.now().uptimeNanoseconds
         guard done >= total || now - lastDraw > 100_000_000 else { return }
         lastDraw = now
@@ -111,11 +117,13 @@ final class ProgressBar {
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let width = 30, filled = total > 0 ? width * done / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        FileHandleOutput.stderr("\r\(label) \(bar) \(done)/\(total) \(unit)  \(String(format: "%.0f", rate)) \(unit)/s  ETA \(String(format: "%.1f", eta)) s\(extra)  ")
+        FileHandleOutput.stderr("\r\(self.label) \(bar) \(done)/\(total) \(unit)  \(String(format: "%.0f", rate)) \(unit)/s  ETA \(String(format: "%.1f", eta)) s\(extra)  ")
         drawn = true
     }
 
     func finish() {
         if drawn { FileHandleOutput.stderr("\n") }
+        drawn = false
+        start = DispatchTime.now().uptimeNanoseconds
     }
 }

@@ -5,13 +5,14 @@ import MovieLens
 import Recommender
 
 enum ModelChoice: String, ExpressibleByArgument, CaseIterable {
-    case als, ease, hybrid
+    case als, ease, hybrid, rnn
 
     var kind: TrainedModel.Kind {
         switch self {
         case .als: return .implicitALS
         case .ease: return .ease
         case .hybrid: return .hybrid
+        case .rnn: return .sequence
         }
     }
 }
@@ -27,12 +28,16 @@ struct Train: ParsableCommand {
 
         Models: als (implicit ALS, confidence 1 + α·rating), ease (EASE; its weights take items² \
         floats), hybrid (content cosine blended with implicit ALS: --content-weight / --cf-weight, each \
-        part min-max scaled to [0, 1] over the candidates of each query).
+        part min-max scaled to [0, 1] over the candidates of each query), rnn (LSTM next-movie model: \
+        embedding → LSTM → dropout → softmax over all movies, trained with Adam on each user's history \
+        ordered by time; --sequence-mode windows trains on every position, last only on each user's \
+        last --sequence-length movies).
 
         Examples:
           movierec train --data data/ml-latest-small --model hybrid --out /tmp/hybrid.model
           movierec train --data /tmp/prepared --model als --factors 64 --out /tmp/als.model
           movierec train --data /tmp/prepared --model ease --out /tmp/ease.model
+          movierec train --data data/ml-latest-small --model rnn --epochs 10 --out /tmp/rnn.model
         """)
 
     @Option(help: "MovieLens folder, or a folder written by movierec prepare.") var data = "data/ml-latest-small"
@@ -53,9 +58,16 @@ struct Train: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let input = try TrainingData.load(from: URL(fileURLWithPath: data), content: model == .hybrid, kernels: kernels,
                                           seed: hyper.seed, threads: max(1, threads))
+        let bar = ProgressBar(label: "  epoch", unit: "batches", quiet: quiet)
         let trained = try TrainedModel.train(kind: model.kind, ratings: input.ratings, movies: input.movies, content: input.content,
-                                             options: hyper.options, kernels: kernels) { line in
-            if !quiet { printError("  \(line)") }
+                                             options: hyper.options, kernels: kernels) { event in
+            switch event {
+            case .line(let text):
+                bar.finish()
+                if !quiet { printError("  \(text)") }
+            case let .batch(epoch, done, total, loss):
+                bar.update(done, of: total, label: "  epoch \(epoch)", extra: "  loss \(String(format: "%.4f", loss))")
+            }
         }
         try trained.write(to: URL(fileURLWithPath: out))
         if !quiet {
@@ -73,9 +85,20 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Smallest rating counted as a positive (a liked movie).") var minRating: Float = 4
     @Option(help: "Hybrid: weight of the content part.") var contentWeight: Float = 0.8
     @Option(help: "Hybrid: weight of the collaborative part.") var cfWeight: Float = 0.2
+    @Option(help: "rnn: epochs.") var epochs = 10
+    @Option(help: "rnn: movies per sequence window (inputs = this − 1).") var sequenceLength = 20
+    @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
+    @Option(help: "rnn: embedding size.") var embedding = 100
+    @Option(help: "rnn: LSTM units.") var hidden = 128
+    @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
+    @Option(help: "rnn: mini-batch size.") var batchSize = 256
+    @Option(help: "rnn: Adam learning rate.") var learningRate: Float = 1e-3
     @Option(help: "Random seed.") var seed: UInt64 = 0
 
     func validate() throws {
+        guard epochs >= 0, sequenceLength >= 2, embedding > 0, hidden > 0, batchSize > 0, learningRate > 0, (0..<1).contains(dropout) else {
+            throw ValidationError("rnn options: --sequence-length ≥ 2, sizes positive, --dropout in [0, 1)")
+        }
         guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
         if let r = regularization, r <= 0 { throw ValidationError("--regularization must be positive") }
         guard contentWeight >= 0, cfWeight >= 0, contentWeight + cfWeight > 0 else {
@@ -92,6 +115,15 @@ struct ModelOptions: ParsableArguments {
         o.minRating = minRating
         o.seed = seed
         o.blend = HybridBlend(contentWeight: contentWeight, collaborativeWeight: cfWeight)
+        o.sequence.epochs = epochs
+        o.sequence.length = sequenceLength
+        o.sequence.mode = sequenceMode
+        o.sequence.embedding = embedding
+        o.sequence.hidden = hidden
+        o.sequence.dropout = dropout
+        o.sequence.batchSize = batchSize
+        o.sequence.learningRate = learningRate
+        o.sequence.seed = seed
         return o
     }
 }
@@ -200,3 +232,4 @@ struct Similar: ParsableCommand {
         try printRanked(try trained.similar(movieID: movie, count: k), json: json, titleOf: trained.title)
     }
 }
+extension SequenceExamples.Mode: ExpressibleByArgument {}

@@ -20,6 +20,16 @@ public struct TrainedModel: Sendable {
         case ease
         /// Content cosine blended with implicit ALS (see ``HybridBlend``).
         case hybrid
+        /// The LSTM next-movie model (see ``SequenceRecommender``).
+        case sequence = "rnn"
+    }
+
+    /// What training reports as it goes.
+    public enum TrainingEvent: Sendable {
+        /// A line of progress (an iteration, a finished epoch, a memory figure).
+        case line(String)
+        /// A mini-batch of the sequence model finished: done of total in this epoch, mean loss so far.
+        case batch(epoch: Int, done: Int, total: Int, loss: Double)
     }
 
     /// Hyperparameters of training.
@@ -33,6 +43,8 @@ public struct TrainedModel: Sendable {
         /// Ratings ≥ this are the positives (ALS input, EASE input, the user's liked movies).
         public var minRating: Float = 4
         public var blend = HybridBlend()
+        /// The sequence model's architecture and training (kind ``Kind/sequence``).
+        public var sequence = SequenceRecommender.Configuration()
         public init() {}
 
         func lambda(for kind: Kind) -> Float { regularization ?? (kind == .ease ? 500 : 0.05) }
@@ -60,6 +72,11 @@ public struct TrainedModel: Sendable {
     public var itemFactors: Matrix
     /// Hybrid: items × content dims (unit rows, see ``ContentEmbeddings``). Others: empty.
     public var content: Matrix
+    /// Sequence model: the network (nil for other kinds).
+    public var network: NextMovieNetwork?
+    /// Sequence model: each user's last `length − 1` movies (item indices, oldest first), the
+    /// input of their next-movie prediction. Empty for other kinds.
+    public var recent: [[Int32]]
 
     static let magic = "MRMODEL1"
     static let version: UInt32 = 2
@@ -70,7 +87,7 @@ public struct TrainedModel: Sendable {
     /// `options.minRating` are the positives). `content` is required for ``Kind/hybrid``.
     public static func train(kind: Kind, ratings: Ratings, movies: [Movie], content: ContentEmbeddings? = nil,
                              options: Options = Options(), kernels: any Kernels,
-                             progress: (String) -> Void = { _ in }) throws -> TrainedModel {
+                             progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainedModel {
         guard ratings.count > 0 else { throw MovieLensError.invalidArgument("no ratings to train on") }
         let users = IDMap(ratings.userIDs), items = IDMap(ratings.movieIDs)
         let (seen, positives) = interactionMatrices(ratings, users: users, items: items, minRating: options.minRating)
@@ -82,7 +99,7 @@ public struct TrainedModel: Sendable {
         header.options.regularization = lambda
         var model = TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen,
                                  userFactors: Matrix(rows: 0, cols: 0), itemFactors: Matrix(rows: 0, cols: 0),
-                                 content: Matrix(rows: 0, cols: 0))
+                                 content: Matrix(rows: 0, cols: 0), network: nil, recent: [])
         switch kind {
         case .implicitALS, .hybrid:
             if kind == .hybrid {
@@ -90,21 +107,38 @@ public struct TrainedModel: Sendable {
                 model.content = content.aligned(to: items)
                 model.header.contentDimensions = model.content.cols
                 let covered = items.ids.filter { content.ids.index(of: $0) != nil }.count
-                progress("content: \(model.content.cols) dims for \(covered) of \(items.count) movies")
+                progress(.line("content: \(model.content.cols) dims for \(covered) of \(items.count) movies"))
             }
             var als = ImplicitALS(factors: options.factors, regularization: lambda, alpha: options.alpha,
                                   iterations: options.iterations, seed: options.seed)
             _ = try als.fit(positives, kernels: kernels) { it in
-                progress("ALS iteration \(it.index)/\(options.iterations): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")")
+                progress(.line("ALS iteration \(it.index)/\(options.iterations): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")"))
             }
             model.userFactors = als.userFactors
             model.itemFactors = als.itemFactors
         case .ease:
-            progress("EASE: \(items.count)² weights = \(EASE.memoryBytes(items: items.count) / 1_048_576) MiB")
+            progress(.line("EASE: \(items.count)² weights = \(EASE.memoryBytes(items: items.count) / 1_048_576) MiB"))
             var ease = EASE(regularization: lambda)
             try ease.fit(positives, kernels: kernels)
             model.header.factors = 0
             model.itemFactors = ease.weights
+        case .sequence:
+            model.header.factors = 0
+            let c = options.sequence
+            let histories = UserHistories(ratings, users: users, items: items).histories
+            let examples = SequenceExamples(histories: histories, length: c.length, mode: c.mode)
+            progress(.line("sequences: \(examples.count) examples (\(c.mode.rawValue), \(c.length) movies), \(examples.targetCount) targets; \(items.count)-way softmax"))
+            var net = SequenceRecommender(configuration: c, network: try NextMovieNetwork(items: items.count, embedding: c.embedding, hidden: c.hidden,
+                                                                                           seed: c.seed, kernels: kernels))
+            var epoch = 1
+            try net.fit(examples, kernels: kernels, progress: { done, total, loss in
+                progress(.batch(epoch: epoch, done: done, total: total, loss: loss))
+            }, epochDone: { e in
+                epoch = e.index + 1
+                progress(.line("epoch \(e.index)/\(c.epochs): loss \(String(format: "%.4f", e.loss)), \(String(format: "%.2f", e.seconds)) s, \(String(format: "%.0f", Double(e.examples) / max(e.seconds, 1e-9))) sequences/s"))
+            })
+            model.network = net.network
+            model.recent = histories.map { Array($0.suffix(c.length - 1)) }
         }
         return model
     }
@@ -124,6 +158,9 @@ public struct TrainedModel: Sendable {
         a.set("userFactors", floats: userFactors.elements)
         a.set("itemFactors", floats: itemFactors.elements)
         a.set("content", floats: content.elements)
+        a.set("network", floats: network?.parameters ?? [])
+        a.set("recent.starts", longs: recent.reduce(into: [Int64(0)]) { $0.append(($0.last ?? 0) + Int64($1.count)) })
+        a.set("recent.items", ints: recent.flatMap { $0 })
         try a.write(to: url)
     }
 
@@ -147,6 +184,7 @@ public struct TrainedModel: Sendable {
         case .hybrid: shapes = [("userFactors", users.count, header.factors), ("itemFactors", items.count, header.factors),
                                 ("content", items.count, header.contentDimensions)]
         case .ease: shapes = [("userFactors", 0, 0), ("itemFactors", items.count, items.count), ("content", 0, 0)]
+        case .sequence: shapes = [("userFactors", 0, 0), ("itemFactors", 0, 0), ("content", 0, 0)]
         }
         var matrices = [Matrix]()
         for (name, rows, cols) in shapes {
@@ -156,7 +194,22 @@ public struct TrainedModel: Sendable {
             }
             matrices.append(try Matrix(rows: rows, cols: cols, elements: values))
         }
+        var network: NextMovieNetwork?
+        var recent = [[Int32]]()
+        if header.kind == .sequence {
+            let c = header.options.sequence
+            do {
+                network = try NextMovieNetwork(items: items.count, embedding: c.embedding, hidden: c.hidden, parameters: try a.floats("network"))
+            } catch is LinearAlgebraError {
+                throw ArchiveError.badSection(path: url.path, name: "network", reason: "size does not match the header")
+            }
+            let starts = try a.longs("recent.starts").map(Int.init), flat = try a.ints("recent.items")
+            guard starts.count == users.count + 1, starts.first == 0, starts.last == flat.count,
+                  zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 }), flat.allSatisfy({ $0 >= 0 && Int($0) < items.count })
+            else { throw ArchiveError.badSection(path: url.path, name: "recent", reason: "inconsistent with the header") }
+            recent = (0..<users.count).map { Array(flat[starts[$0]..<starts[$0 + 1]]) }
+        }
         return TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen,
-                            userFactors: matrices[0], itemFactors: matrices[1], content: matrices[2])
+                            userFactors: matrices[0], itemFactors: matrices[1], content: matrices[2], network: network, recent: recent)
     }
 }

@@ -28,6 +28,8 @@ extension TrainedModel {
         public var ratings: [(item: Int, rating: Float)]
         /// Item index of the movie just watched.
         public var watched: Int?
+        /// The user's recent movies, oldest first (the sequence model's input, before `watched`).
+        public var history: [Int32] = []
 
         /// Liked items: ratings ≥ `minRating`, or all rated items if none reaches it.
         func liked(minRating: Float) -> [(item: Int, rating: Float)] {
@@ -44,11 +46,12 @@ extension TrainedModel {
                                            context: "not in the model; nearest known: \(users.nearest(to: userID).map(String.init).joined(separator: ", "))")
         }
         return Query(user: u, ratings: seen.range(ofRow: u).map { (Int(seen.columns[$0]), seen.values[$0]) },
-                     watched: try movieID.map(itemIndex))
+                     watched: try movieID.map(itemIndex), history: u < recent.count ? recent[u] : [])
     }
 
-    /// The query of a new user from `(movieId, rating)` pairs: their factors are folded in (one
-    /// solve against the item factors), no retraining.
+    /// The query of a new user from `(movieId, rating)` pairs, oldest first: their factors are
+    /// folded in (one solve against the item factors), no retraining; the sequence model reads
+    /// the pairs as their history.
     /// - Throws: ``MovieLensError/unknownID(kind:id:context:)`` for a movie the model does not know.
     public func query(ratings: [(movieID: Int32, rating: Float)], watched movieID: Int32? = nil) throws -> Query {
         var seenItems = Set<Int>()
@@ -57,7 +60,7 @@ extension TrainedModel {
             let i = try itemIndex(id)
             if seenItems.insert(i).inserted { list.append((i, rating)) }
         }
-        return Query(user: nil, ratings: list, watched: try movieID.map(itemIndex))
+        return Query(user: nil, ratings: list, watched: try movieID.map(itemIndex), history: list.map { Int32($0.item) })
     }
 
     /// The model index of movie `id`.
@@ -104,6 +107,14 @@ extension TrainedModel {
                     for (i, _) in q.liked(minRating: header.options.minRating) { accumulate(b.base + i * b.stride, 1, row, n) }
                 }
             }
+            mask(scores)
+        case .sequence:
+            guard let network else { throw MovieLensError.invalidArgument("the sequence model has no network") }
+            let c = header.options.sequence
+            let histories = queries.map { q in q.history + (q.watched.map { [Int32($0)] } ?? []) }
+            let model = SequenceRecommender(configuration: c, network: network)
+            let s = try model.scores(histories: histories, kernels: kernels)
+            s.withView { scores.assign($0) }
             mask(scores)
         case .hybrid:
             var ownContent = Matrix(rows: parts == nil ? queries.count : 0, cols: n)
@@ -220,6 +231,12 @@ extension TrainedModel {
         switch header.kind {
         case .implicitALS: scores = cosines(itemFactors)
         case .ease: scores = (0..<n).map { itemFactors[m, $0] }
+        case .sequence:
+            // What the network predicts right after this one movie.
+            guard let network else { throw MovieLensError.invalidArgument("the sequence model has no network") }
+            let model = SequenceRecommender(configuration: header.options.sequence, network: network)
+            let s = try model.scores(histories: [[Int32(m)]], kernels: SwiftKernels(threads: 1))
+            scores = Array(s.row(0))
         case .hybrid:
             var c = cosines(content), f = cosines(itemFactors)
             c[m] = -.infinity
