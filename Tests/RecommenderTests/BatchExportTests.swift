@@ -11,6 +11,10 @@ struct BatchExportTests {
         var options = TrainedModel.Options()
         options.factors = 4
         options.iterations = 4
+        options.sequence.embedding = 8
+        options.sequence.hidden = 8
+        options.sequence.epochs = 2
+        options.sequence.length = 5
         return try TrainedModel.train(kind: kind, ratings: ratings, movies: movies, content: content, options: options, kernels: allKernels[0])
     }
 

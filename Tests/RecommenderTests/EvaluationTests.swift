@@ -114,6 +114,9 @@ struct ModelFileTests {
         var options = TrainedModel.Options()
         options.factors = 16
         options.iterations = 3
+        options.sequence.embedding = 8
+        options.sequence.hidden = 8
+        options.sequence.epochs = 1
         let content = try ContentEmbeddings(dataset: dataset, kernels: allKernels[0])
         for kind in TrainedModel.Kind.allCases {
             let model = try TrainedModel.train(kind: kind, ratings: ratings, movies: dataset.movies, content: content,

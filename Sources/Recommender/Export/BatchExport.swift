@@ -82,10 +82,7 @@ public struct BatchExport: Sendable {
         var done = 0, rows = 0, bytes = 0
         while done < list.count {
             let block = Array(list[done..<min(list.count, done + rowsPerBlock)])
-            let queries = block.map { u in
-                TrainedModel.Query(user: u, ratings: model.seen.range(ofRow: u).map { (Int(model.seen.columns[$0]), model.seen.values[$0]) },
-                                   watched: nil)
-            }
+            let queries = block.map(model.query(index:))
             try scores.withMutableView { sv in
                 try parts.withMutableView { pv in
                     let s = sv.rows(0..<block.count)

@@ -45,8 +45,15 @@ extension TrainedModel {
             throw MovieLensError.unknownID(kind: "user", id: Int(userID),
                                            context: "not in the model; nearest known: \(users.nearest(to: userID).map(String.init).joined(separator: ", "))")
         }
-        return Query(user: u, ratings: seen.range(ofRow: u).map { (Int(seen.columns[$0]), seen.values[$0]) },
-                     watched: try movieID.map(itemIndex), history: u < recent.count ? recent[u] : [])
+        var q = query(index: u)
+        q.watched = try movieID.map(itemIndex)
+        return q
+    }
+
+    /// The query of the user at model index `u` (which must be in range).
+    func query(index u: Int) -> Query {
+        Query(user: u, ratings: seen.range(ofRow: u).map { (Int(seen.columns[$0]), seen.values[$0]) },
+              watched: nil, history: u < recent.count ? recent[u] : [])
     }
 
     /// The query of a new user from `(movieId, rating)` pairs, oldest first: their factors are
