@@ -14,8 +14,13 @@ public struct RankingEvaluation: Sendable {
     public let positives: SparseMatrix
     /// Relevant item indices per user.
     public let relevant: [Set<Int>]
+    /// Genres of each item (empty sets when no movies were given): for intra-list diversity.
+    public let genres: [Set<String>]
+    /// How many users rated each item in train: for novelty.
+    public let raters: [Int]
 
-    public init(split: RatingSplit, relevantThreshold: Float = 4) throws {
+    /// Builds the evaluation of `split`; `movies` (optional) supply the genres for diversity.
+    public init(split: RatingSplit, relevantThreshold: Float = 4, movies: [Movie] = []) throws {
         let all = Ratings(userIDs: split.train.userIDs + split.test.userIDs, movieIDs: split.train.movieIDs + split.test.movieIDs,
                           values: split.train.values + split.test.values, timestamps: split.train.timestamps + split.test.timestamps)
         users = IDMap(all.userIDs)
@@ -28,12 +33,58 @@ public struct RankingEvaluation: Sendable {
             relevant[u].insert(items.index(of: split.test.movieIDs[i]) ?? -1 - i)
         }
         self.relevant = relevant
+        let byID = Dictionary(movies.map { ($0.id, Set($0.genres)) }, uniquingKeysWith: { a, _ in a })
+        genres = movies.isEmpty ? [] : items.ids.map { byID[$0] ?? [] }
+        var raters = [Int](repeating: 0, count: items.count)
+        for c in seen.columns { raters[Int(c)] += 1 }
+        self.raters = raters
+    }
+
+    /// The evaluated users: those with a relevant item.
+    var evaluatedUsers: [Int] { (0..<users.count).filter { !relevant[$0].isEmpty } }
+
+    /// Ranking metrics (with coverage, diversity, novelty) of lists for ``evaluatedUsers``.
+    func metrics(_ lists: [[Int]], users evaluated: [Int]) -> RankingMetrics {
+        var m = RankingMetrics(ranked: lists, relevant: evaluated.map { relevant[$0] })
+        m.addBeyondAccuracy(ranked: lists, genres: genres, raters: raters, users: seen.rows)
+        return m
+    }
+
+    /// Metrics of a trained model (any kind) fitted on the split's train ratings: users are scored
+    /// in blocks through ``TrainedModel/score(_:into:includeSeen:parts:kernels:)`` with what they
+    /// rated in train masked; a user the model does not know gets no list.
+    public func evaluate(_ model: TrainedModel, count: Int = 20, kernels: any Kernels, blockSize: Int = 256) throws -> RankingMetrics {
+        let evaluated = evaluatedUsers
+        var lists = [[Int]](repeating: [], count: evaluated.count)
+        // The model's items are the train movies, as ours; map in case the orders ever differ.
+        let toOurs = model.items.ids.map { items.index(of: $0) ?? -1 }
+        var first = 0
+        while first < evaluated.count {
+            let block = Array(first..<min(evaluated.count, first + blockSize))
+            let known = block.compactMap { k -> (Int, TrainedModel.Query)? in
+                guard let q = try? model.query(userID: users.ids[evaluated[k]]) else { return nil }
+                return (k, q)
+            }
+            var scores = Matrix(rows: known.count, cols: model.items.count)
+            if !known.isEmpty {
+                try scores.withMutableView { try model.score(known.map(\.1), into: $0, kernels: kernels) }
+            }
+            let (indices, values) = scores.withView { TopK.rows(of: $0, k: count, threads: kernels.threads) }
+            for (r, (k, _)) in known.enumerated() {
+                lists[k] = (0..<count).compactMap { j in
+                    let i = Int(indices[r * count + j])
+                    return i >= 0 && values[r * count + j] > -.infinity ? toOurs[i] : nil
+                }
+            }
+            first += blockSize
+        }
+        return metrics(lists, users: evaluated)
     }
 
     /// Metrics of a scorer that fills `scores` (one per item) for a user.
     public func evaluate(count: Int = 20, threads: Int = Backend.defaultThreads,
                          score: @Sendable (_ user: Int, _ scores: inout [Float]) -> Void) -> RankingMetrics {
-        let evaluated = (0..<users.count).filter { !relevant[$0].isEmpty }
+        let evaluated = evaluatedUsers
         let lists = [[Int]](count: evaluated.count, threads: threads) { k in
             let u = evaluated[k]
             var scores = [Float](repeating: 0, count: items.count)
@@ -41,7 +92,7 @@ public struct RankingEvaluation: Sendable {
             for e in seen.range(ofRow: u) { scores[Int(seen.columns[e])] = -.infinity }
             return scores.withUnsafeBufferPointer { TopK.select($0, k: count) }.filter { $0.value > -.infinity }.map(\.index)
         }
-        return RankingMetrics(ranked: lists, relevant: evaluated.map { relevant[$0] })
+        return metrics(lists, users: evaluated)
     }
 
     /// Most-popular baseline: score = number of train ratings ≥ threshold per item (ties by lower id).
@@ -74,10 +125,23 @@ public struct RankingEvaluation: Sendable {
     /// RMSE and MAE of explicit ALS fitted on all train ratings, over every test rating.
     public func explicitALS(_ model: inout ExplicitALS, split: RatingSplit, kernels: any Kernels) throws -> (rmse: Double, mae: Double) {
         _ = try model.fit(seen, kernels: kernels)   // every train rating, not only the positives
+        let fitted = model
+        return errors(split: split) { fitted.predict(user: $0, item: $1) }
+    }
+
+    /// RMSE and MAE of the bias baseline fitted on all train ratings, over every test rating.
+    public func biasBaseline(_ model: inout BiasBaseline, split: RatingSplit) -> (rmse: Double, mae: Double) {
+        model.fit(seen)
+        let fitted = model
+        return errors(split: split) { fitted.predict(user: $0, item: $1) }
+    }
+
+    /// RMSE and MAE of `predict(user index, item index)` (−1 for unknown) over every test rating.
+    func errors(split: RatingSplit, predict: (Int, Int) -> Float) -> (rmse: Double, mae: Double) {
         var squared = 0.0, absolute = 0.0
         for i in 0..<split.test.count {
             let u = users.index(of: split.test.userIDs[i]) ?? -1, m = items.index(of: split.test.movieIDs[i]) ?? -1
-            let diff = Double(model.predict(user: u, item: m) - split.test.values[i])
+            let diff = Double(predict(u, m) - split.test.values[i])
             squared += diff * diff
             absolute += abs(diff)
         }

@@ -24,4 +24,29 @@ public struct RatingSplit: Sendable {
         return RatingSplit(train: ratings.subset((0..<ratings.count).filter { !isTest[$0] }),
                            test: ratings.subset((0..<ratings.count).filter { isTest[$0] }))
     }
+
+    /// Leave-last-one-out: each user with at least 2 ratings puts their last rating by (timestamp,
+    /// movieId) into test — the next-movie task the sequence model is judged on.
+    /// - Complexity: O(n log n).
+    public static func leaveLastOut(_ ratings: Ratings) -> RatingSplit {
+        var byUser = [Int32: [Int]]()
+        for i in 0..<ratings.count { byUser[ratings.userIDs[i], default: []].append(i) }
+        var isTest = [Bool](repeating: false, count: ratings.count)
+        for (_, rows) in byUser where rows.count >= 2 {
+            if let last = rows.max(by: { (ratings.timestamps[$0], ratings.movieIDs[$0]) < (ratings.timestamps[$1], ratings.movieIDs[$1]) }) {
+                isTest[last] = true
+            }
+        }
+        return RatingSplit(train: ratings.subset((0..<ratings.count).filter { !isTest[$0] }),
+                           test: ratings.subset((0..<ratings.count).filter { isTest[$0] }))
+    }
+
+    /// Seeded random split: each rating goes to test with probability `testFraction` (the same
+    /// seed gives the same split).
+    public static func random(_ ratings: Ratings, testFraction: Double = 0.2, seed: UInt64 = 0) -> RatingSplit {
+        var g = SeededGenerator(seed: seed, stream: 3)
+        let isTest = (0..<ratings.count).map { _ in g.nextUnitDouble() < testFraction }
+        return RatingSplit(train: ratings.subset((0..<ratings.count).filter { !isTest[$0] }),
+                           test: ratings.subset((0..<ratings.count).filter { isTest[$0] }))
+    }
 }

@@ -22,7 +22,7 @@ public struct ExplicitALS: Sendable {
     public private(set) var items = Matrix(rows: 0, cols: 0)
     public private(set) var ratingRange: ClosedRange<Float> = 0.5...5
 
-    public init(factors: Int = 32, regularization: Float = 0.1, iterations: Int = 10, seed: UInt64 = 0) {
+    public init(factors: Int = 64, regularization: Float = 0.12, iterations: Int = 15, seed: UInt64 = 0) {
         self.factors = factors
         self.regularization = regularization
         self.iterations = iterations
