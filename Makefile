@@ -12,12 +12,9 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product movierec
 
-## The main job on the bundled data.
+## The main job on the bundled data: prepare, train hybrid + LSTM, evaluate, sample, export (into movierec-output/).
 run: build
-	.build/release/movierec info --data data/ml-latest-small
-	.build/release/movierec prepare --data data/ml-latest-small --out .build/prepared
-	.build/release/movierec evaluate --data data/ml-latest-small
-	.build/release/movierec bench kernels
+	.build/release/movierec run --data data/ml-latest-small --out movierec-output
 
 ## The test suite (both backends, then the pure-Swift-only build).
 test: deps
