@@ -19,8 +19,14 @@ struct CLITests {
 
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
-    func run(_ arguments: [String]) throws -> Run {
+    func run(_ arguments: [String], input: String? = nil) throws -> Run {
         let process = Process()
+        if let input {
+            let pipe = Pipe()
+            process.standardInput = pipe
+            pipe.fileHandleForWriting.write(Data(input.utf8))
+            try pipe.fileHandleForWriting.close()
+        }
         process.executableURL = Self.executable
         process.arguments = arguments
         process.currentDirectoryURL = Self.root
@@ -92,6 +98,13 @@ struct CLITests {
         let subset = try run(["export", "--model", model, "--out", out, "--users", users])
         #expect(subset.status == 0 && subset.stderr.contains("424242"))
         #expect(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count == 1 + 2 * 10)
+
+        // Interactive mode through a pipe: invalid answers get help, valid ones recommendations.
+        let session = try run(["interactive", "--model", model, "-k", "2"], input: "abc\n99999\n1\nxyzzy\ntoy story\n1\n\nquit\n")
+        #expect(session.status == 0, "\(session.stderr)")
+        #expect(session.stdout.contains("is not a user id") && session.stdout.contains("nearest known: 610"))
+        #expect(session.stdout.contains("no title contains 'xyzzy'") && session.stdout.contains("titles match"))
+        #expect(session.stdout.contains("because of") && session.stdout.contains("1 Toy Story (1995)"))
 
         // Kill an export (one user per block, so it runs long enough) once its temporary file exists.
         let killed = dir.appendingPathComponent("killed.csv")
