@@ -91,8 +91,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: embedding size.") var embedding = 100
     @Option(help: "rnn: LSTM units.") var hidden = 128
     @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
-    @Option(help: "rnn: mini-batch size.") var batchSize = 256
-    @Option(help: "rnn: Adam learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "rnn: mini-batch size (the reference design's is 256).") var batchSize = 64
+    @Option(help: "rnn: Adam learning rate (the reference design's is 0.001).") var learningRate: Float = 3e-3
     @Option(help: "Random seed.") var seed: UInt64 = 0
 
     func validate() throws {

@@ -37,8 +37,9 @@ public struct NextMovieNetwork: Sendable {
         }
     }
 
-    /// Glorot-uniform input and output weights, orthogonal recurrent weights, uniform ±0.05
-    /// embeddings, forget-gate bias 1 — seeded.
+    /// Glorot-uniform input and output weights, orthogonal recurrent weights, standard normal
+    /// embeddings (as PyTorch's `nn.Embedding`: every movie starts distinguishable, which matters
+    /// because a rare movie's row is updated only in the batches it appears in), forget-gate bias 1 — seeded.
     public init(items: Int, embedding: Int, hidden: Int, seed: UInt64, kernels: any Kernels) throws {
         self.items = items
         self.embedding = embedding
@@ -47,7 +48,7 @@ public struct NextMovieNetwork: Sendable {
         var p = [Float](repeating: 0, count: l.total)
         var g = SeededGenerator(seed: seed)
         func uniform(_ range: Range<Int>, limit: Float) { for i in range { p[i] = (g.nextUnitFloat() * 2 - 1) * limit } }
-        uniform(l.embedding.lowerBound + embedding..<l.embedding.upperBound, limit: 0.05)
+        for i in l.embedding.lowerBound + embedding..<l.embedding.upperBound { p[i] = Float(g.nextGaussian()) }
         uniform(l.wx, limit: (6 / Float(embedding + 4 * hidden)).squareRoot())
         let gaussian = Matrix.gaussian(rows: 4 * hidden, cols: hidden, using: &g)
         let q = try gaussian.withView { try kernels.orthonormalBasis($0) }
