@@ -256,7 +256,11 @@ extension SyntheticMovieLens {
             var rows = [(movie: Int32, stars: Double, time: Int64)]()
             rows.reserveCapacity(n)
             var last: Int64 = .min
-            for (i, slot) in range.enumerated() {
+            // The picks come in sampling order (popular or preferred first); watching order is a
+            // seeded shuffle of them, so time carries no artefact of the sampler.
+            var order = Array(range)
+            for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
+            for (i, slot) in order.enumerated() {
                 t += max(1, gaps[i] * squeeze)
                 var time = Int64(t)
                 if time <= last { time = last + 1 }

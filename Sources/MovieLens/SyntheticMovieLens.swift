@@ -20,7 +20,8 @@ import LinearAlgebra
 /// - **Ratings**: `μ + b_u + b_i + 0.45·⟨p_u, q_i⟩ + N(0, 0.6²)`, rounded to half stars (or whole
 ///   stars per user, as before 2003), clipped to the scale.
 /// - **Time**: strictly increasing along each user's history (sessions seconds apart, days between
-///   sessions), inside the release's date range.
+///   sessions), inside the release's date range; the order of a user's movies in time is a seeded
+///   shuffle (no sequential signal beyond taste, and none of the sampler's order).
 /// - **Genome**: the most-rated movies × 1,128 tags, relevance `σ(b_t + 1.3·⟨q_i, t_k⟩/√8 + noise)`.
 ///
 /// Output is identical for the same preset and seed, whatever the thread count.
