@@ -25,7 +25,7 @@ struct Run: ParsableCommand {
 
     @Option(help: "MovieLens folder.") var data = "data/ml-latest-small"
     @Option(help: "Output folder.") var out = "movierec-output"
-    @Option(help: "LSTM epochs.") var epochs = 6
+    @Option(help: "LSTM epochs.") var epochs = 10
     @Option(help: "Users shown in the sample of recommendations.") var sampleUsers = 3
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift

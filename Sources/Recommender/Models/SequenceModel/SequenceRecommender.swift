@@ -110,7 +110,7 @@ public struct SequenceRecommender: Sendable {
                 guard l.isFinite else {
                     throw LinearAlgebraError.nonFinite(operation: "SequenceRecommender.fit (epoch \(epoch + 1), batch \(k + 1))")
                 }
-                if n > 0 { adam.update(&network.parameters, gradient: gradient) }
+                if n > 0 { adam.update(&network.parameters, gradient: gradient, threads: kernels.threads) }
                 loss += l
                 targetCount += n
                 progress(k + 1, batches, loss / Double(max(1, targetCount)))
