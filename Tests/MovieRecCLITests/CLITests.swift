@@ -123,4 +123,29 @@ struct CLITests {
         process.waitUntilExit()
         if interrupted { #expect(!FileManager.default.fileExists(atPath: killed.path)) }
     }
+
+    @Test("bench --json has every pipeline step for each backend; run does the whole pipeline")
+    func benchAndRun() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let json = dir.appendingPathComponent("bench.json").path
+        let b = try run(["bench", "--data", "data/ml-latest-small", "--als-iterations", "1", "--json", json])
+        #expect(b.status == 0, "\(b.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        let steps = report?["steps"] as? [[String: Any]] ?? []
+        let backends = Set(steps.compactMap { $0["backend"] as? String })
+        #expect(!backends.isEmpty && b.stdout.contains("OpenBLAS×"))
+        for backend in backends {
+            let names = steps.filter { $0["backend"] as? String == backend }.compactMap { $0["name"] as? String }
+            #expect(names == ["load", "prepare", "ALS train", "content neighbours", "LSTM epoch", "export"], "\(backend): \(names)")
+            #expect(steps.filter { $0["backend"] as? String == backend }.allSatisfy { ($0["seconds"] as? Double ?? -1) >= 0 })
+        }
+        let out = dir.appendingPathComponent("run").path
+        let r = try run(["run", "--out", out, "--epochs", "1", "--skip-evaluation", "--sample-users", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("user 1, hybrid") && r.stdout.contains("user 1, LSTM"))
+        for name in ["hybrid.model", "rnn.model", "recommendations-hybrid.csv", "recommendations-rnn.csv", "prepared/prepared.bin"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + name), "\(name)")
+        }
+    }
 }
