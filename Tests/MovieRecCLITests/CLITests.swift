@@ -128,8 +128,17 @@ struct CLITests {
     func benchAndRun() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
+        // A slice of the bundled data (the first 150 users) keeps the debug-build run short.
+        let small = dir.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
+        let lines = try String(contentsOf: Self.root.appendingPathComponent("data/ml-latest-small/ratings.csv"), encoding: .utf8)
+            .split(whereSeparator: \.isNewline)   // CRLF is one Character: split on any newline
+        let kept = lines.prefix { !$0.hasPrefix("151,") }
+        try (kept.joined(separator: "\n") + "\n").write(to: small.appendingPathComponent("ratings.csv"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: Self.root.appendingPathComponent("data/ml-latest-small/movies.csv"),
+                                         to: small.appendingPathComponent("movies.csv"))
         let json = dir.appendingPathComponent("bench.json").path
-        let b = try run(["bench", "--data", "data/ml-latest-small", "--als-iterations", "1", "--json", json])
+        let b = try run(["bench", "--data", small.path, "--als-iterations", "1", "--json", json])
         #expect(b.status == 0, "\(b.stderr)")
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
         let steps = report?["steps"] as? [[String: Any]] ?? []
@@ -141,7 +150,7 @@ struct CLITests {
             #expect(steps.filter { $0["backend"] as? String == backend }.allSatisfy { ($0["seconds"] as? Double ?? -1) >= 0 })
         }
         let out = dir.appendingPathComponent("run").path
-        let r = try run(["run", "--out", out, "--epochs", "1", "--skip-evaluation", "--sample-users", "1"])
+        let r = try run(["run", "--data", small.path, "--out", out, "--epochs", "1", "--skip-evaluation", "--sample-users", "1"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("user 1, hybrid") && r.stdout.contains("user 1, LSTM"))
         for name in ["hybrid.model", "rnn.model", "recommendations-hybrid.csv", "recommendations-rnn.csv", "prepared/prepared.bin"] {
