@@ -47,6 +47,7 @@ struct Train: ParsableCommand {
     @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "No progress lines.") var quiet = false
+    @Flag(help: "Print a JSON report (no progress lines).") var json = false
 
     func validate() throws {
         guard backend != .both else { throw ValidationError("--backend must be openblas or swift") }
@@ -58,6 +59,7 @@ struct Train: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let input = try TrainingData.load(from: URL(fileURLWithPath: data), content: model == .hybrid, kernels: kernels,
                                           seed: hyper.seed, threads: max(1, threads))
+        let quiet = self.quiet || json
         let bar = ProgressBar(label: "  epoch", unit: "batches", quiet: quiet)
         let trained = try TrainedModel.train(kind: model.kind, ratings: input.ratings, movies: input.movies, content: input.content,
                                              options: hyper.options, kernels: kernels) { event in
@@ -70,8 +72,19 @@ struct Train: ParsableCommand {
             }
         }
         try trained.write(to: URL(fileURLWithPath: out))
-        if !quiet {
-            print("trained \(model.rawValue) on \(trained.header.users) users × \(trained.header.items) movies in \(String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)) s (\(kernels.backend)); wrote \(out)")
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        if json {
+            struct Report: Encodable {
+                var model: String; var users: Int; var movies: Int; var seconds: Double; var backend: String; var out: String
+                var options: TrainedModel.Options
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(Report(model: model.rawValue, users: trained.header.users, movies: trained.header.items,
+                                                             seconds: seconds, backend: kernels.backend.rawValue, out: out,
+                                                             options: trained.header.options)), as: UTF8.self))
+        } else if !quiet {
+            print("trained \(model.rawValue) on \(trained.header.users) users × \(trained.header.items) movies in \(String(format: "%.2f", seconds)) s (\(kernels.backend)); wrote \(out)")
         }
     }
 }
