@@ -76,33 +76,43 @@ public struct NextMovieNetwork: Sendable {
 
     var layout: Layout { Layout(items: items, embedding: embedding, hidden: hidden) }
 
-    /// Buffers for one batch, reused across batches.
+    /// Buffers for one batch, reused across batches: owned, zero-initialised memory (freed with
+    /// the workspace), so the passes below use them as plain pointers.
     final class Workspace {
         let batch, steps, chunkRows: Int
-        var x, z, hs, cs, tc, dz, dX, dh, dc, dhCur, logits: [Float]
-        var dHout: [Float]
+        let x, z, hs, cs, tc, dz, dX, dh, dc, dhCur, logits, dHout, dropMask: UnsafeMutablePointer<Float>
         var selected = [(row: Int, target: Int)]()
-        var dropMask: [Float]
+        private var owned = [UnsafeMutablePointer<Float>]()
 
         init(network n: NextMovieNetwork, batch: Int, steps: Int, chunkRows: Int = 1024) {
             self.batch = batch
             self.steps = steps
             self.chunkRows = chunkRows
             let rows = batch * steps, h = n.hidden
-            x = [Float](repeating: 0, count: rows * n.embedding)
-            z = [Float](repeating: 0, count: rows * 4 * h)
-            hs = [Float](repeating: 0, count: (rows + batch) * h)
-            cs = [Float](repeating: 0, count: (rows + batch) * h)
-            tc = [Float](repeating: 0, count: rows * h)
-            dz = [Float](repeating: 0, count: rows * 4 * h)
-            dX = [Float](repeating: 0, count: rows * n.embedding)
-            dh = [Float](repeating: 0, count: batch * h)
-            dc = [Float](repeating: 0, count: batch * h)
-            dhCur = [Float](repeating: 0, count: batch * h)
-            dHout = [Float](repeating: 0, count: rows * h)
-            dropMask = [Float](repeating: 1, count: rows * h)
-            logits = [Float](repeating: 0, count: min(rows, chunkRows) * n.items)
+            var owned = [UnsafeMutablePointer<Float>]()
+            func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
+                p.initialize(repeating: 0, count: max(1, count))
+                owned.append(p)
+                return p
+            }
+            x = buffer(rows * n.embedding)
+            z = buffer(rows * 4 * h)
+            hs = buffer((rows + batch) * h)
+            cs = buffer((rows + batch) * h)
+            tc = buffer(rows * h)
+            dz = buffer(rows * 4 * h)
+            dX = buffer(rows * n.embedding)
+            dh = buffer(batch * h)
+            dc = buffer(batch * h)
+            dhCur = buffer(batch * h)
+            dHout = buffer(rows * h)
+            dropMask = buffer(rows * h)
+            logits = buffer(min(rows, chunkRows) * n.items)
+            self.owned = owned
         }
+
+        deinit { owned.forEach { $0.deallocate() } }
     }
 
     // MARK: - Forward
@@ -112,56 +122,45 @@ public struct NextMovieNetwork: Sendable {
     func forwardLSTM(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, _ w: Workspace, kernels: any Kernels) throws {
         let e = embedding, h = hidden, g4 = 4 * h, steps = w.steps, l = layout
         let rows = steps * bsz
+        let x = w.x, z = w.z, hs = w.hs, cs = w.cs, tcs = w.tc
         try parameters.withUnsafeBufferPointer { pb in
             guard let p = pb.baseAddress else { return }
-            try w.x.withUnsafeMutableBufferPointer { xb in
-                try w.z.withUnsafeMutableBufferPointer { zb in
-                    try w.hs.withUnsafeMutableBufferPointer { hb in
-                        try w.cs.withUnsafeMutableBufferPointer { cb in
-                            try w.tc.withUnsafeMutableBufferPointer { tb in
-                                guard let x = xb.baseAddress, let z = zb.baseAddress, let hs = hb.baseAddress,
-                                      let cs = cb.baseAddress, let tcs = tb.baseAddress else { return }
-                                // Time-major embedded inputs: row t·B + b.
-                                for t in 0..<steps {
-                                    for b in 0..<bsz {
-                                        let token = Int(tokens[b * steps + t])
-                                        (x + (t * bsz + b) * e).update(from: p + l.embedding.lowerBound + token * e, count: e)
-                                    }
-                                }
-                                try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: x, rows: rows, cols: e, stride: e),
-                                                 MatrixView(base: p + l.wx.lowerBound, rows: e, cols: g4, stride: g4),
-                                                 beta: 0, MutableMatrixView(base: z, rows: rows, cols: g4, stride: g4))
-                                for r in 0..<rows { accumulate(p + l.b.lowerBound, 1, z + r * g4, g4) }
-                                hs.update(repeating: 0, count: bsz * h)
-                                cs.update(repeating: 0, count: bsz * h)
-                                let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
-                                for t in 0..<steps {
-                                    let zt = z + t * bsz * g4
-                                    let hPrev = hs + t * bsz * h, cPrev = cs + t * bsz * h
-                                    let hNext = hs + (t + 1) * bsz * h, cNext = cs + (t + 1) * bsz * h
-                                    try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: hPrev, rows: bsz, cols: h, stride: h), wh,
-                                                     beta: 1, MutableMatrixView(base: zt, rows: bsz, cols: g4, stride: g4))
-                                    for b in 0..<bsz {
-                                        let zr = zt + b * g4, hp = hPrev + b * h, cp = cPrev + b * h
-                                        let hn = hNext + b * h, cn = cNext + b * h, tcr = tcs + (t * bsz + b) * h
-                                        if tokens[b * steps + t] == 0 {
-                                            hn.update(from: hp, count: h)
-                                            cn.update(from: cp, count: h)
-                                            tcr.update(repeating: 0, count: h)
-                                            continue
-                                        }
-                                        VectorMath.sigmoid(zr, 2 * h)
-                                        VectorMath.tanh(zr + 2 * h, h)
-                                        VectorMath.sigmoid(zr + 3 * h, h)
-                                        for j in 0..<h { cn[j] = zr[h + j] * cp[j] + zr[j] * zr[2 * h + j] }
-                                        tcr.update(from: cn, count: h)
-                                        VectorMath.tanh(tcr, h)
-                                        for j in 0..<h { hn[j] = zr[3 * h + j] * tcr[j] }
-                                    }
-                                }
-                            }
-                        }
+            // Time-major embedded inputs: row t·B + b.
+            for t in 0..<steps {
+                for b in 0..<bsz {
+                    let token = Int(tokens[b * steps + t])
+                    (x + (t * bsz + b) * e).update(from: p + l.embedding.lowerBound + token * e, count: e)
+                }
+            }
+            try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: x, rows: rows, cols: e, stride: e),
+                             MatrixView(base: p + l.wx.lowerBound, rows: e, cols: g4, stride: g4),
+                             beta: 0, MutableMatrixView(base: z, rows: rows, cols: g4, stride: g4))
+            for r in 0..<rows { accumulate(p + l.b.lowerBound, 1, z + r * g4, g4) }
+            hs.update(repeating: 0, count: bsz * h)
+            cs.update(repeating: 0, count: bsz * h)
+            let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
+            for t in 0..<steps {
+                let zt = z + t * bsz * g4
+                let hPrev = hs + t * bsz * h, cPrev = cs + t * bsz * h
+                let hNext = hs + (t + 1) * bsz * h, cNext = cs + (t + 1) * bsz * h
+                try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: hPrev, rows: bsz, cols: h, stride: h), wh,
+                                 beta: 1, MutableMatrixView(base: zt, rows: bsz, cols: g4, stride: g4))
+                for b in 0..<bsz {
+                    let zr = zt + b * g4, hp = hPrev + b * h, cp = cPrev + b * h
+                    let hn = hNext + b * h, cn = cNext + b * h, tcr = tcs + (t * bsz + b) * h
+                    if tokens[b * steps + t] == 0 {
+                        hn.update(from: hp, count: h)
+                        cn.update(from: cp, count: h)
+                        tcr.update(repeating: 0, count: h)
+                        continue
                     }
+                    VectorMath.sigmoid(zr, 2 * h)
+                    VectorMath.tanh(zr + 2 * h, h)
+                    VectorMath.sigmoid(zr + 3 * h, h)
+                    for j in 0..<h { cn[j] = zr[h + j] * cp[j] + zr[j] * zr[2 * h + j] }
+                    tcr.update(from: cn, count: h)
+                    VectorMath.tanh(tcr, h)
+                    for j in 0..<h { hn[j] = zr[3 * h + j] * tcr[j] }
                 }
             }
         }
@@ -184,18 +183,19 @@ public struct NextMovieNetwork: Sendable {
         let w = Workspace(network: self, batch: batch, steps: steps, chunkRows: batch)
         try tokens.withUnsafeBufferPointer { try forwardLSTM($0, batch: batch, w, kernels: kernels) }
         var out = Matrix(rows: batch, cols: items)
-        try w.hs.withUnsafeBufferPointer { hb in
-            guard let hs = hb.baseAddress else { return }
-            try out.withMutableView { o in
-                try logits(MatrixView(base: hs + steps * batch * hidden, rows: batch, cols: hidden, stride: hidden), into: o, kernels: kernels)
-                let view = UnsafeSendableBox(o)
-                Parallel.forChunks(count: batch, threads: kernels.threads, minChunk: 16) { range in
-                    for r in range {
-                        let row = view.value.base + r * view.value.stride
-                        var copy = [Float](UnsafeBufferPointer(start: row, count: view.value.cols))
-                        let lse = copy.withUnsafeMutableBufferPointer { VectorMath.softmax($0.baseAddress ?? row, $0.count) }
-                        for j in 0..<view.value.cols { row[j] -= lse }
-                    }
+        try out.withMutableView { o in
+            try logits(MatrixView(base: w.hs + steps * batch * hidden, rows: batch, cols: hidden, stride: hidden), into: o, kernels: kernels)
+            let view = UnsafeSendableBox(o)
+            Parallel.forChunks(count: batch, threads: kernels.threads, minChunk: 16) { range in
+                // log-softmax: the softmax of a scratch copy gives log Σ e^logit.
+                let n = view.value.cols
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+                defer { scratch.deallocate() }
+                for r in range {
+                    let row = view.value.base + r * view.value.stride
+                    scratch.update(from: row, count: n)
+                    let lse = VectorMath.softmax(scratch, n)
+                    for j in 0..<n { row[j] -= lse }
                 }
             }
         }
@@ -221,70 +221,61 @@ public struct NextMovieNetwork: Sendable {
         guard n > 0 else { return (0, 0) }
         let keep = 1 - dropout
         var totalLoss = 0.0
+        let hs = w.hs, dHout = w.dHout, logits = w.logits, mask = w.dropMask
         try parameters.withUnsafeBufferPointer { pb in
             guard let p = pb.baseAddress else { return }
             try gradient.withUnsafeMutableBufferPointer { gb in
                 guard let grad = gb.baseAddress else { return }
-                try w.hs.withUnsafeMutableBufferPointer { hb in
-                    try w.dHout.withUnsafeMutableBufferPointer { db in
-                        try w.logits.withUnsafeMutableBufferPointer { lb in
-                            try w.dropMask.withUnsafeMutableBufferPointer { mb in
-                                guard let hs = hb.baseAddress, let dHout = db.baseAddress, let logits = lb.baseAddress,
-                                      let mask = mb.baseAddress else { return }
-                                dHout.update(repeating: 0, count: rows * h)
-                                // Output layer in chunks of selected rows: gather (with dropout), logits, softmax, gradients.
-                                let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, w.chunkRows) * h)
-                                let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, w.chunkRows) * h)
-                                defer { gathered.deallocate(); dGathered.deallocate() }
-                                var first = 0
-                                while first < n {
-                                    let count = min(w.chunkRows, n - first)
-                                    for k in 0..<count {
-                                        let row = w.selected[first + k].row
-                                        let src = hs + bsz * h + row * h, dst = gathered + k * h, m = mask + (first + k) * h
-                                        for j in 0..<h {
-                                            m[j] = dropout > 0 ? (generator.nextUnitFloat() < keep ? 1 / keep : 0) : 1
-                                            dst[j] = src[j] * m[j]
-                                        }
-                                    }
-                                    let input = MatrixView(base: gathered, rows: count, cols: h, stride: h)
-                                    let out = MutableMatrixView(base: logits, rows: count, cols: v, stride: v)
-                                    try self.logits(input, into: out, kernels: kernels)
-                                    // Softmax cross-entropy, rows in parallel; dlogits = (p − onehot) / n in place.
-                                    let losses = UnsafeMutablePointer<Double>.allocate(capacity: count)
-                                    defer { losses.deallocate() }
-                                    let shared = UnsafeSendableBox((logits, losses, w.selected, first))
-                                    Parallel.forChunks(count: count, threads: kernels.threads, minChunk: 32) { range in
-                                        let (logits, losses, selected, first) = shared.value
-                                        for k in range {
-                                            let row = logits + k * v
-                                            let target = selected[first + k].target
-                                            let picked = row[target]
-                                            let lse = VectorMath.softmax(row, v)
-                                            losses[k] = Double(lse - picked)
-                                            row[target] -= 1
-                                            let scale = 1 / Float(n)
-                                            for j in 0..<v { row[j] *= scale }
-                                        }
-                                    }
-                                    for k in 0..<count { totalLoss += losses[k] }
-                                    let dl = MatrixView(base: logits, rows: count, cols: v, stride: v)
-                                    // dwo += gatheredᵀ · dlogits; dbo += column sums; dGathered = dlogits · woᵀ.
-                                    try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
-                                                     MutableMatrixView(base: grad + l.wo.lowerBound, rows: h, cols: v, stride: v))
-                                    for k in 0..<count { accumulate(logits + k * v, 1, grad + l.bo.lowerBound, v) }
-                                    try kernels.gemm(.none, .transposed, alpha: 1, dl, MatrixView(base: p + l.wo.lowerBound, rows: h, cols: v, stride: v),
-                                                     beta: 0, MutableMatrixView(base: dGathered, rows: count, cols: h, stride: h))
-                                    for k in 0..<count {
-                                        let row = w.selected[first + k].row
-                                        let m = mask + (first + k) * h, src = dGathered + k * h, dst = dHout + row * h
-                                        for j in 0..<h { dst[j] += src[j] * m[j] }
-                                    }
-                                    first += count
-                                }
-                            }
+                dHout.update(repeating: 0, count: rows * h)
+                // Output layer in chunks of selected rows: gather (with dropout), logits, softmax, gradients.
+                let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, w.chunkRows) * h)
+                let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, w.chunkRows) * h)
+                defer { gathered.deallocate(); dGathered.deallocate() }
+                var first = 0
+                while first < n {
+                    let count = min(w.chunkRows, n - first)
+                    for k in 0..<count {
+                        let row = w.selected[first + k].row
+                        let src = hs + bsz * h + row * h, dst = gathered + k * h, m = mask + (first + k) * h
+                        for j in 0..<h {
+                            m[j] = dropout > 0 ? (generator.nextUnitFloat() < keep ? 1 / keep : 0) : 1
+                            dst[j] = src[j] * m[j]
                         }
                     }
+                    let input = MatrixView(base: gathered, rows: count, cols: h, stride: h)
+                    let out = MutableMatrixView(base: logits, rows: count, cols: v, stride: v)
+                    try self.logits(input, into: out, kernels: kernels)
+                    // Softmax cross-entropy, rows in parallel; dlogits = (p − onehot) / n in place.
+                    let losses = UnsafeMutablePointer<Double>.allocate(capacity: count)
+                    defer { losses.deallocate() }
+                    let shared = UnsafeSendableBox((logits, losses, w.selected, first))
+                    Parallel.forChunks(count: count, threads: kernels.threads, minChunk: 32) { range in
+                        let (logits, losses, selected, first) = shared.value
+                        for k in range {
+                            let row = logits + k * v
+                            let target = selected[first + k].target
+                            let picked = row[target]
+                            let lse = VectorMath.softmax(row, v)
+                            losses[k] = Double(lse - picked)
+                            row[target] -= 1
+                            let scale = 1 / Float(n)
+                            for j in 0..<v { row[j] *= scale }
+                        }
+                    }
+                    for k in 0..<count { totalLoss += losses[k] }
+                    let dl = MatrixView(base: logits, rows: count, cols: v, stride: v)
+                    // dwo += gatheredᵀ · dlogits; dbo += column sums; dGathered = dlogits · woᵀ.
+                    try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
+                                     MutableMatrixView(base: grad + l.wo.lowerBound, rows: h, cols: v, stride: v))
+                    for k in 0..<count { accumulate(logits + k * v, 1, grad + l.bo.lowerBound, v) }
+                    try kernels.gemm(.none, .transposed, alpha: 1, dl, MatrixView(base: p + l.wo.lowerBound, rows: h, cols: v, stride: v),
+                                     beta: 0, MutableMatrixView(base: dGathered, rows: count, cols: h, stride: h))
+                    for k in 0..<count {
+                        let row = w.selected[first + k].row
+                        let m = mask + (first + k) * h, src = dGathered + k * h, dst = dHout + row * h
+                        for j in 0..<h { dst[j] += src[j] * m[j] }
+                    }
+                    first += count
                 }
                 try backwardLSTM(tokens: tokens, batch: bsz, w, parameters: p, gradient: grad, kernels: kernels)
             }
@@ -298,80 +289,56 @@ public struct NextMovieNetwork: Sendable {
                       gradient grad: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
         let h = hidden, e = embedding, g4 = 4 * h, steps = w.steps, l = layout
         let rows = steps * bsz
-        try w.z.withUnsafeBufferPointer { zb in
-            try w.hs.withUnsafeBufferPointer { hb in
-                try w.cs.withUnsafeBufferPointer { cb in
-                    try w.tc.withUnsafeBufferPointer { tb in
-                        try w.dz.withUnsafeMutableBufferPointer { dzb in
-                            try w.dHout.withUnsafeBufferPointer { dob in
-                                try w.dh.withUnsafeMutableBufferPointer { dhb in
-                                    try w.dc.withUnsafeMutableBufferPointer { dcb in
-                                        try w.dhCur.withUnsafeMutableBufferPointer { dcurb in
-                                            try w.x.withUnsafeBufferPointer { xb in
-                                                try w.dX.withUnsafeMutableBufferPointer { dxb in
-                                                    guard let z = zb.baseAddress, let hs = hb.baseAddress, let cs = cb.baseAddress,
-                                                          let tcs = tb.baseAddress, let dz = dzb.baseAddress, let dHout = dob.baseAddress,
-                                                          let dh = dhb.baseAddress, let dc = dcb.baseAddress, let dhCur = dcurb.baseAddress,
-                                                          let x = xb.baseAddress, let dX = dxb.baseAddress else { return }
-                                                    dh.update(repeating: 0, count: bsz * h)
-                                                    dc.update(repeating: 0, count: bsz * h)
-                                                    let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
-                                                    for t in stride(from: steps - 1, through: 0, by: -1) {
-                                                        for b in 0..<bsz {
-                                                            let r = t * bsz + b
-                                                            let cur = dhCur + b * h, dcr = dc + b * h
-                                                            let out = dHout + r * h, prevDh = dh + b * h
-                                                            for j in 0..<h { cur[j] = prevDh[j] + out[j] }
-                                                            let dzr = dz + r * g4
-                                                            if tokens[b * steps + t] == 0 {
-                                                                dzr.update(repeating: 0, count: g4)
-                                                                continue   // dc passes through unchanged
-                                                            }
-                                                            let zr = z + r * g4, tcr = tcs + r * h, cp = cs + t * bsz * h + b * h
-                                                            for j in 0..<h {
-                                                                let i = zr[j], f = zr[h + j], g = zr[2 * h + j], o = zr[3 * h + j], tc = tcr[j]
-                                                                let dho = cur[j]
-                                                                let dcT = dcr[j] + dho * o * (1 - tc * tc)
-                                                                dzr[j] = dcT * g * i * (1 - i)
-                                                                dzr[h + j] = dcT * cp[j] * f * (1 - f)
-                                                                dzr[2 * h + j] = dcT * i * (1 - g * g)
-                                                                dzr[3 * h + j] = dho * tc * o * (1 - o)
-                                                                dcr[j] = dcT * f
-                                                            }
-                                                        }
-                                                        // dh_{t−1} = dZ_t · whᵀ (padding rows pass dh through).
-                                                        try kernels.gemm(.none, .transposed, alpha: 1,
-                                                                         MatrixView(base: dz + t * bsz * g4, rows: bsz, cols: g4, stride: g4), wh,
-                                                                         beta: 0, MutableMatrixView(base: dh, rows: bsz, cols: h, stride: h))
-                                                        for b in 0..<bsz where tokens[b * steps + t] == 0 {
-                                                            (dh + b * h).update(from: dhCur + b * h, count: h)
-                                                        }
-                                                    }
-                                                    let dZ = MatrixView(base: dz, rows: rows, cols: g4, stride: g4)
-                                                    try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: hs, rows: rows, cols: h, stride: h), dZ,
-                                                                     beta: 1, MutableMatrixView(base: grad + l.wh.lowerBound, rows: h, cols: g4, stride: g4))
-                                                    try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: x, rows: rows, cols: e, stride: e), dZ,
-                                                                     beta: 1, MutableMatrixView(base: grad + l.wx.lowerBound, rows: e, cols: g4, stride: g4))
-                                                    for r in 0..<rows { accumulate(dz + r * g4, 1, grad + l.b.lowerBound, g4) }
-                                                    try kernels.gemm(.none, .transposed, alpha: 1, dZ,
-                                                                     MatrixView(base: p + l.wx.lowerBound, rows: e, cols: g4, stride: g4),
-                                                                     beta: 0, MutableMatrixView(base: dX, rows: rows, cols: e, stride: e))
-                                                    for t in 0..<steps {
-                                                        for b in 0..<bsz {
-                                                            let token = Int(tokens[b * steps + t])
-                                                            guard token > 0 else { continue }
-                                                            accumulate(dX + (t * bsz + b) * e, 1, grad + l.embedding.lowerBound + token * e, e)
-                                                        }
-                                                    }
-                                                }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+        let z = w.z, hs = w.hs, cs = w.cs, tcs = w.tc, dz = w.dz, dHout = w.dHout
+        let dh = w.dh, dc = w.dc, dhCur = w.dhCur, x = w.x, dX = w.dX
+        dh.update(repeating: 0, count: bsz * h)
+        dc.update(repeating: 0, count: bsz * h)
+        let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
+        for t in stride(from: steps - 1, through: 0, by: -1) {
+            for b in 0..<bsz {
+                let r = t * bsz + b
+                let cur = dhCur + b * h, dcr = dc + b * h
+                let out = dHout + r * h, prevDh = dh + b * h
+                for j in 0..<h { cur[j] = prevDh[j] + out[j] }
+                let dzr = dz + r * g4
+                if tokens[b * steps + t] == 0 {
+                    dzr.update(repeating: 0, count: g4)
+                    continue   // dc passes through unchanged
                 }
+                let zr = z + r * g4, tcr = tcs + r * h, cp = cs + t * bsz * h + b * h
+                for j in 0..<h {
+                    let i = zr[j], f = zr[h + j], g = zr[2 * h + j], o = zr[3 * h + j], tc = tcr[j]
+                    let dho = cur[j]
+                    let dcT = dcr[j] + dho * o * (1 - tc * tc)
+                    dzr[j] = dcT * g * i * (1 - i)
+                    dzr[h + j] = dcT * cp[j] * f * (1 - f)
+                    dzr[2 * h + j] = dcT * i * (1 - g * g)
+                    dzr[3 * h + j] = dho * tc * o * (1 - o)
+                    dcr[j] = dcT * f
+                }
+            }
+            // dh_{t−1} = dZ_t · whᵀ (padding rows pass dh through).
+            try kernels.gemm(.none, .transposed, alpha: 1,
+                             MatrixView(base: dz + t * bsz * g4, rows: bsz, cols: g4, stride: g4), wh,
+                             beta: 0, MutableMatrixView(base: dh, rows: bsz, cols: h, stride: h))
+            for b in 0..<bsz where tokens[b * steps + t] == 0 {
+                (dh + b * h).update(from: dhCur + b * h, count: h)
+            }
+        }
+        let dZ = MatrixView(base: dz, rows: rows, cols: g4, stride: g4)
+        try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: hs, rows: rows, cols: h, stride: h), dZ,
+                         beta: 1, MutableMatrixView(base: grad + l.wh.lowerBound, rows: h, cols: g4, stride: g4))
+        try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: x, rows: rows, cols: e, stride: e), dZ,
+                         beta: 1, MutableMatrixView(base: grad + l.wx.lowerBound, rows: e, cols: g4, stride: g4))
+        for r in 0..<rows { accumulate(dz + r * g4, 1, grad + l.b.lowerBound, g4) }
+        try kernels.gemm(.none, .transposed, alpha: 1, dZ,
+                         MatrixView(base: p + l.wx.lowerBound, rows: e, cols: g4, stride: g4),
+                         beta: 0, MutableMatrixView(base: dX, rows: rows, cols: e, stride: e))
+        for t in 0..<steps {
+            for b in 0..<bsz {
+                let token = Int(tokens[b * steps + t])
+                guard token > 0 else { continue }
+                accumulate(dX + (t * bsz + b) * e, 1, grad + l.embedding.lowerBound + token * e, e)
             }
         }
     }
