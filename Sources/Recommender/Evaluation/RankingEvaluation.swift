@@ -112,16 +112,6 @@ public struct RankingEvaluation: Sendable {
         }
     }
 
-    /// EASE fitted on ``positives``.
-    public func ease(_ model: inout EASE, kernels: any Kernels, count: Int = 20) throws -> RankingMetrics {
-        try model.fit(positives, kernels: kernels)
-        let fitted = model
-        let positives = self.positives
-        return evaluate(count: count, threads: kernels.threads) { u, scores in
-            fitted.scores(positives: positives.range(ofRow: u).map { Int(positives.columns[$0]) }, into: &scores)
-        }
-    }
-
     /// RMSE and MAE of explicit ALS fitted on all train ratings, over every test rating.
     public func explicitALS(_ model: inout ExplicitALS, split: RatingSplit, kernels: any Kernels) throws -> (rmse: Double, mae: Double) {
         _ = try model.fit(seen, kernels: kernels)   // every train rating, not only the positives
