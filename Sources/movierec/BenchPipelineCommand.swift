@@ -9,11 +9,11 @@ struct BenchPipeline: ParsableCommand {
         commandName: "pipeline",
         abstract: "Time load → prepare → ALS → content neighbours → LSTM epoch → export on each backend (the default `bench`).",
         discussion: """
-        Every step runs on each selected backend in the same process, one after the other, and the \\
-        table shows seconds per backend, 'OpenBLAS×' (pure-Swift time / OpenBLAS time: how many times \\
-        faster OpenBLAS ran) and the peak resident memory of the step. --preset generates MovieLens- \\
-        shaped synthetic data first (same files and shapes as the real release; not timed). ALS runs \\
-        --als-iterations iterations at 64 factors on the prepared ratings; the LSTM epoch uses one \\
+        Every step runs on each selected backend in the same process, one after the other, and the \
+        table shows seconds per backend, 'OpenBLAS×' (pure-Swift time / OpenBLAS time: how many times \
+        faster OpenBLAS ran) and the peak resident memory of the step. --preset generates MovieLens- \
+        shaped synthetic data first (same files and shapes as the real release; not timed). ALS runs \
+        --als-iterations iterations at 64 factors on the prepared ratings; the LSTM epoch uses one \
         sequence per user (--lstm-mode last, the reference setup); export writes top-10 for every user.
 
         Examples:

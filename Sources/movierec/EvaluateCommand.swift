@@ -16,15 +16,15 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate every recommender on one split with full-catalogue metrics.",
         discussion: """
-        Splits: temporal (each user's ratings sorted by (timestamp, movieId); users with at least 5 \\
-        ratings put their last 20 % in test — the peers harness's split), loo (each user's last \\
-        rating), random (seeded, 20 % of ratings). Relevant = test ratings ≥ --relevant (default 4; \\
-        with loo every held-out movie is relevant: it is the next-movie task). Candidates = every \\
-        train movie the user has not rated; no sampled negatives. Metrics: Recall@10/20, NDCG@10, \\
-        P@10, MAP@10, HR@10, MRR; coverage (share of movies in some top-10), diversity (mean \\
-        pairwise 1 − genre Jaccard in a top-10), novelty (mean −log2 share of users who rated a \\
-        recommended movie). Models: popularity, als (implicit ALS), ease, content (content cosine to \\
-        the user's profile alone), hybrid, rnn (LSTM); then RMSE/MAE of the bias baseline and \\
+        Splits: temporal (each user's ratings sorted by (timestamp, movieId); users with at least 5 \
+        ratings put their last 20 % in test — the peers harness's split), loo (each user's last \
+        rating), random (seeded, 20 % of ratings). Relevant = test ratings ≥ --relevant (default 4; \
+        with loo every held-out movie is relevant: it is the next-movie task). Candidates = every \
+        train movie the user has not rated; no sampled negatives. Metrics: Recall@10/20, NDCG@10, \
+        P@10, MAP@10, HR@10, MRR; coverage (share of movies in some top-10), diversity (mean \
+        pairwise 1 − genre Jaccard in a top-10), novelty (mean −log2 share of users who rated a \
+        recommended movie). Models: popularity, als (implicit ALS), ease, content (content cosine to \
+        the user's profile alone), hybrid, rnn (LSTM); then RMSE/MAE of the bias baseline and \
         explicit ALS on every test rating.
 
         Examples:
@@ -93,7 +93,7 @@ struct Evaluate: ParsableCommand {
         options.minRating = threshold > 0 ? threshold : options.minRating
         if chosen.contains(.popularity) { timed("popularity") { evaluation.popularity() } }
         if chosen.contains(.als) {
-            try timed("implicit ALS (\(options.factors)f, λ \(options.regularization ?? 0.05), α \(options.alpha), \(options.iterations) it)") {
+            try timed("implicit ALS (\(options.factors)f, λ \(options.regularization ?? 0.05), α \(options.alpha), \(options.iterations) it, \(options.solver.map(\.label) ?? "cholesky"))") {
                 try evaluation.evaluate(try trained(.implicitALS, options), kernels: kernels)
             }
         }

@@ -10,11 +10,11 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the top-K recommendations of every user (or a listed subset) to a file.",
         discussion: """
-        Users are scored in blocks (one GEMM per block against all movies, seen movies masked, a \\
-        top-K per row), in parallel over the cores, and streamed to the file in user order: memory \\
-        stays at a few blocks whatever the user count. The file appears only when complete \\
-        (temporary file, then rename). CSV columns: userId,rank,movieId,score[,title]; JSONL: one \\
-        object per user. --users reads one user id per line (a 'userId' header line is allowed); \\
+        Users are scored in blocks (one GEMM per block against all movies, seen movies masked, a \
+        top-K per row), in parallel over the cores, and streamed to the file in user order: memory \
+        stays at a few blocks whatever the user count. The file appears only when complete \
+        (temporary file, then rename). CSV columns: userId,rank,movieId,score[,title]; JSONL: one \
+        object per user. --users reads one user id per line (a 'userId' header line is allowed); \
         ids the model does not know are listed on standard error and skipped.
 
         Examples:

@@ -8,10 +8,10 @@ struct Interactive: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask for a user, the movie they just watched and a model; print the top 5; repeat.",
         discussion: """
-        The original MovieRec design's loop. Give one or more model files (e.g. a hybrid and an rnn \\
-        model); each round asks for a user id, the movie just watched (an id or part of a title; \\
-        empty for none) and which model to use, validates each answer with a helpful message, and \\
-        prints the recommendations with titles. 'quit' (or end of input) leaves. Reads standard \\
+        The original MovieRec design's loop. Give one or more model files (e.g. a hybrid and an rnn \
+        model); each round asks for a user id, the movie just watched (an id or part of a title; \
+        empty for none) and which model to use, validates each answer with a helpful message, and \
+        prints the recommendations with titles. 'quit' (or end of input) leaves. Reads standard \
         input, so it can be driven through a pipe.
 
         Example:

@@ -89,12 +89,20 @@ struct Train: ParsableCommand {
     }
 }
 
+/// How implicit ALS solves each row's normal equations.
+enum SolverChoice: String, ExpressibleByArgument, CaseIterable {
+    case cg, cholesky
+}
+
 /// Hyperparameters shared by `train` and `run`.
 struct ModelOptions: ParsableArguments {
     @Option(help: "ALS latent factors.") var factors = 64
     @Option(help: "Regularisation λ (default: 0.05 for als and hybrid, 500 for ease).") var regularization: Float?
     @Option(help: "ALS confidence weight α.") var alpha: Float = 1
     @Option(help: "ALS iterations.") var iterations = 15
+    @Option(help: "ALS row solver: cg (conjugate gradient, warm-started, as the implicit library) or cholesky (exact: SYRK + Cholesky on the backend).")
+    var solver: SolverChoice = .cg
+    @Option(help: "ALS conjugate-gradient steps per row and half-iteration.") var cgSteps = 3
     @Option(help: "Smallest rating counted as a positive (a liked movie).") var minRating: Float = 4
     @Option(help: "Hybrid: weight of the content part.") var contentWeight: Float = 0.8
     @Option(help: "Hybrid: weight of the collaborative part.") var cfWeight: Float = 0.2
@@ -113,6 +121,7 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError("rnn options: --sequence-length ≥ 2, sizes positive, --dropout in [0, 1)")
         }
         guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
+        guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
         if let r = regularization, r <= 0 { throw ValidationError("--regularization must be positive") }
         guard contentWeight >= 0, cfWeight >= 0, contentWeight + cfWeight > 0 else {
             throw ValidationError("--content-weight and --cf-weight must be non-negative and not both 0")
@@ -125,6 +134,7 @@ struct ModelOptions: ParsableArguments {
         o.regularization = regularization
         o.alpha = alpha
         o.iterations = iterations
+        o.solver = solver == .cg ? .conjugateGradient(steps: cgSteps) : .cholesky
         o.minRating = minRating
         o.seed = seed
         o.blend = HybridBlend(contentWeight: contentWeight, collaborativeWeight: cfWeight)

@@ -79,6 +79,41 @@ struct ImplicitALSConjugateGradientTests {
     }
 }
 
+extension ImplicitALSConjugateGradientTests {
+    @Test("with as many CG steps as factors, one half-iteration solves each row exactly (both backends)")
+    func exactInKSteps() throws {
+        let m = try ImplicitALSTests.communities()
+        var g = SeededGenerator(seed: 4)
+        var items = Matrix(rows: m.cols, cols: 6)
+        items.withMutableView { v in for i in 0..<v.rows { for j in 0..<v.cols { v[i, j] = Float(g.nextGaussian()) } } }
+        for kernels in allKernels {
+            var exact = Matrix(rows: m.rows, cols: 6), cg = Matrix(rows: m.rows, cols: 6)
+            try ImplicitALS.solveHalf(m, fixed: items, into: &exact, lambda: 0.5, alpha: 2, solver: .cholesky, kernels: kernels)
+            try ImplicitALS.solveHalf(m, fixed: items, into: &cg, lambda: 0.5, alpha: 2, solver: .conjugateGradient(steps: 12),
+                                      kernels: kernels)
+            var worst: Float = 0
+            for u in 0..<m.rows { for j in 0..<6 { worst = max(worst, abs(exact[u, j] - cg[u, j])) } }
+            #expect(worst < 1e-3, "\(kernels.backend): largest difference \(worst)")
+        }
+    }
+
+    @Test("chunks of near-equal work cover every row once, whatever the skew")
+    func balancedChunks() throws {
+        // One row with 500 entries, then 99 rows with 1: the heavy row gets a chunk of its own.
+        var users = [Int32](), items = [Int32]()
+        for i in 0..<500 { users.append(0); items.append(Int32(i)) }
+        for u in 1..<100 { users.append(Int32(u)); items.append(0) }
+        let r = Ratings(userIDs: users, movieIDs: items, values: [Float](repeating: 1, count: users.count),
+                        timestamps: [Int64](repeating: 0, count: users.count))
+        let m = try RatingMatrix(ratings: r).byUser
+        let chunks = ImplicitALS.balancedChunks(m, parts: 8, cost: 1)
+        #expect(chunks.first == 0..<1)
+        #expect(chunks.map(\.count).reduce(0, +) == m.rows)
+        #expect(zip(chunks, chunks.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(ImplicitALS.balancedChunks(m, parts: 1000, cost: 0).count <= m.rows)
+    }
+}
+
 @Suite("Explicit ALS")
 struct ExplicitALSTests {
     @Test("recovers an exactly low-rank matrix on observed and held-out cells, both backends")

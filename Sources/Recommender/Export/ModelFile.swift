@@ -39,6 +39,8 @@ public struct TrainedModel: Sendable {
         public var regularization: Float?
         public var alpha: Float = 1
         public var iterations = 15
+        /// Implicit ALS row solver; nil (files written before it was recorded) means Cholesky.
+        public var solver: ImplicitALS.Solver?
         public var seed: UInt64 = 0
         /// Ratings ≥ this are the positives (ALS input, EASE input, the user's liked movies).
         public var minRating: Float = 4
@@ -110,7 +112,7 @@ public struct TrainedModel: Sendable {
                 progress(.line("content: \(model.content.cols) dims for \(covered) of \(items.count) movies"))
             }
             var als = ImplicitALS(factors: options.factors, regularization: lambda, alpha: options.alpha,
-                                  iterations: options.iterations, seed: options.seed)
+                                  iterations: options.iterations, seed: options.seed, solver: options.solver ?? .cholesky)
             _ = try als.fit(positives, kernels: kernels) { it in
                 progress(.line("ALS iteration \(it.index)/\(options.iterations): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")"))
             }

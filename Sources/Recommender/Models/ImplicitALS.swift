@@ -30,6 +30,14 @@ public struct ImplicitALS: Sendable {
         /// products `(YᵀY + λI)·p + Σ (c − 1)(y·p)·y` — the `implicit` library's default (3 steps):
         /// O(nnz·k + rows·k²) per step instead of O(nnz·k² + rows·k³).
         case conjugateGradient(steps: Int)
+
+        /// `cholesky` or `cg3` (three CG steps).
+        public var label: String {
+            switch self {
+            case .cholesky: "cholesky"
+            case .conjugateGradient(let steps): "cg\(steps)"
+            }
+        }
     }
 
     public var factors: Int
@@ -102,17 +110,20 @@ public struct ImplicitALS: Sendable {
         try fixed.withView { y in try gram.withMutableView { try kernels.syrk(.transposed, alpha: 1, y, beta: 0, $0) } }
         let serial = kernels.singleThreaded()
         let failure = FirstError()
-        let input = UnsafeSendableBox((rows, fixed, gram))
+        let chunks = balancedChunks(rows, parts: kernels.threads * 16, cost: solver == .cholesky ? k : 1)
+        let input = UnsafeSendableBox((rows, fixed, gram, chunks))
         target.withMutableView { out in
             let output = UnsafeSendableBox(out)
-            Parallel.forChunks(count: rows.rows, threads: kernels.threads, minChunk: 64) { range in
-                let (rows, fixed, gram) = input.value
+            Parallel.forEach(count: chunks.count, threads: kernels.threads) { chunk in
+                let (rows, fixed, gram, chunks) = input.value
+                let range = chunks[chunk]
                 let out = output.value
                 // Scratch for this chunk: the k×k system and the gathered rows (sized for the longest row).
                 let longest = range.map { rows.range(ofRow: $0).count }.max() ?? 0
-                let a = UnsafeMutablePointer<Float>.allocate(capacity: k * k)
+                let a = UnsafeMutablePointer<Float>.allocate(capacity: max(k * k, 3 * k))
                 let gathered = UnsafeMutablePointer<Float>.allocate(capacity: max(1, longest) * k)
-                defer { a.deallocate(); gathered.deallocate() }
+                let weights = UnsafeMutablePointer<Float>.allocate(capacity: max(1, longest))
+                defer { a.deallocate(); gathered.deallocate(); weights.deallocate() }
                 let av = MutableMatrixView(base: a, rows: k, cols: k, stride: k)
                 fixed.withView { y in
                     gram.withView { g in
@@ -131,7 +142,8 @@ public struct ImplicitALS: Sendable {
                                         }
                                     case .conjugateGradient(let steps):
                                         conjugateGradientRow(entries, cols, vals, y, g, out.base + r * out.stride,
-                                                             scratch: a, lambda: lambda, alpha: alpha, steps: steps)
+                                                             gathered: gathered, weights: weights, scratch: a,
+                                                             lambda: lambda, alpha: alpha, steps: steps)
                                     }
                                 }
                             }
@@ -141,6 +153,22 @@ public struct ImplicitALS: Sendable {
             }
         }
         if let error = failure.first { throw error }
+    }
+
+    /// Contiguous row ranges of near-equal work, `rowCost + entries` per row: item popularity is
+    /// Zipf-like, so equal row counts would leave one core with the blockbusters.
+    static func balancedChunks(_ rows: SparseMatrix, parts: Int, cost rowCost: Int) -> [Range<Int>] {
+        guard rows.rows > 0 else { return [] }
+        let total = rows.nonzeros + rows.rows * rowCost
+        let target = max(1, total / max(1, parts))
+        var chunks = [Range<Int>]()
+        var start = 0, work = 0
+        for r in 0..<rows.rows {
+            work += rows.range(ofRow: r).count + rowCost
+            if work >= target { chunks.append(start..<(r + 1)); start = r + 1; work = 0 }
+        }
+        if start < rows.rows { chunks.append(start..<rows.rows) }
+        return chunks
     }
 
     /// `x = (YᵀY + GᵀG + λI)⁻¹ · Σ c·y` for one row, written to `x`, with `G` the gathered fixed
@@ -175,26 +203,37 @@ public struct ImplicitALS: Sendable {
     }
 
     /// Improves `x` (warm start) by `steps` conjugate-gradient steps on
-    /// `(YᵀY + λI + Σ (c − 1)·y·yᵀ)·x = Σ c·y`, without forming the matrix. `scratch` holds 3·k floats.
+    /// `(YᵀY + λI + Σ (c − 1)·y·yᵀ)·x = Σ c·y`, without forming the matrix. The row's fixed factors
+    /// are first gathered into `gathered` (one pass of scattered reads; every product after that
+    /// streams contiguous memory) with their weights `c − 1` in `weights`; `scratch` holds 3·k floats.
     @inline(__always)
     static func conjugateGradientRow(_ entries: Range<Int>, _ cols: UnsafeBufferPointer<Int32>, _ vals: UnsafeBufferPointer<Float>,
                                      _ y: MatrixView, _ gram: MatrixView, _ x: UnsafeMutablePointer<Float>,
+                                     gathered: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>,
                                      scratch: UnsafeMutablePointer<Float>, lambda: Float, alpha: Float, steps: Int) {
         let k = y.cols
+        let n = entries.count
         let r = scratch, p = scratch + k, ap = scratch + 2 * k
+        // Gather, and r = b = Σ c·y on the way.
+        r.update(repeating: 0, count: k)
+        for (slot, e) in entries.enumerated() {
+            let src = y.base + Int(cols[e]) * y.stride
+            let c = 1 + alpha * vals[e]
+            (gathered + slot * k).update(from: src, count: k)
+            weights[slot] = c - 1
+            accumulate(src, c, r, k)
+        }
         // A·v into `out`: (YᵀY + λI)·v + Σ (c − 1)(y·v)·y.
         func apply(_ v: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
             for i in 0..<k { out[i] = dotProduct(gram.base + i * gram.stride, v, k) + lambda * v[i] }
-            for e in entries {
-                let row = y.base + Int(cols[e]) * y.stride
-                let c = 1 + alpha * vals[e]
-                accumulate(row, (c - 1) * dotProduct(row, v, k), out, k)
+            for slot in 0..<n {
+                let row = gathered + slot * k
+                accumulate(row, weights[slot] * dotProduct(row, v, k), out, k)
             }
         }
-        // r = b − A·x with b = Σ c·y.
+        // r = b − A·x.
         apply(x, ap)
-        for i in 0..<k { r[i] = -ap[i] }
-        for e in entries { accumulate(y.base + Int(cols[e]) * y.stride, 1 + alpha * vals[e], r, k) }
+        accumulate(ap, -1, r, k)
         p.update(from: r, count: k)
         var rsOld = dotProduct(r, r, k)
         for _ in 0..<steps {
