@@ -11,11 +11,11 @@ extension SyntheticMovieLens {
         SeededGenerator(seed: seed &+ purpose.rawValue &* 0x9E37_79B9_7F4A_7C15, stream: UInt64(index))
     }
 
-    /// A user's taste: latent vector, genre preference, bias and star granularity.
+    /// A user's taste: latent vector (their community's prototype plus a personal offset), the
+    /// community, bias and star granularity.
     struct Taste {
         var vector: [Float]
-        var genreCDF: [Double]
-        var genrePreference: [Double]
+        var community: Int
         var bias: Float
         var halfStars: Bool
     }
@@ -23,30 +23,17 @@ extension SyntheticMovieLens {
     func taste(of user: Int, world: World) -> Taste {
         var g = generator(.taste, user)
         let d = Self.dims
-        let vector = (0..<d).map { _ in Float(g.nextGaussian()) * 0.8 }
-        let genreCount = Self.genreFrequencies.count
-        var logits = [Double](repeating: 0, count: genreCount)
-        for c in 0..<genreCount {
-            var s: Float = 0
-            for k in 0..<d { s += vector[k] * world.genreVectors[c * d + k] }
-            logits[c] = Double(s) / 2 + log(Double(Self.genreFrequencies[c].1))
-        }
-        let top = logits.max() ?? 0
-        var pref = logits.map { exp($0 - top) }
-        let z = pref.reduce(0, +)
-        pref = pref.map { $0 / z }
-        var cdf = [Double]()
-        var acc = 0.0
-        for p in pref { acc += p; cdf.append(acc) }
-        return Taste(vector: vector, genreCDF: cdf, genrePreference: pref, bias: Float(g.nextGaussian()) * 0.4,
+        let community = Int(g.next() % UInt64(Self.communities))
+        let vector = (0..<d).map { k in world.prototypes[community * d + k] + Float(g.nextGaussian()) * 0.35 }
+        return Taste(vector: vector, community: community, bias: Float(g.nextGaussian()) * 0.4,
                      halfStars: g.nextUnitDouble() < preset.halfStarUsers)
     }
 
-    /// Cumulative popularity over the rated movies, globally and within each genre.
+    /// Cumulative choice weights over the rated movies: global popularity, and each taste
+    /// community's `popularity · exp(γ·⟨prototype, q_m⟩)`.
     struct Samplers {
         var global: (cdf: [Double], movies: [Int32])
-        var byGenre: [(cdf: [Double], movies: [Int32])]
-        var genreMass: [Double]
+        var byCommunity: [(cdf: [Double], movies: [Int32])]
 
         static func draw(_ s: (cdf: [Double], movies: [Int32]), _ u: Double) -> Int32 {
             var lo = 0, hi = s.cdf.count - 1
@@ -57,22 +44,31 @@ extension SyntheticMovieLens {
             }
             return s.movies[lo]
         }
+
+        /// The normalised weight of the `i`-th rated movie in sampler `s`.
+        static func weight(_ s: (cdf: [Double], movies: [Int32]), _ i: Int) -> Double {
+            let total = max(1e-300, s.cdf.last ?? 1)
+            return (s.cdf[i] - (i > 0 ? s.cdf[i - 1] : 0)) / total
+        }
     }
 
     func samplers(_ world: World) -> Samplers {
-        func build(_ movies: [Int]) -> (cdf: [Double], movies: [Int32]) {
+        let d = Self.dims
+        let rated = (0..<preset.movies).filter { world.popularity[$0] > 0 }
+        let movies = rated.map { Int32($0) }
+        func cdf(_ weight: (Int) -> Double) -> [Double] {
             var acc = 0.0
-            var cdf = [Double](), ms = [Int32]()
-            for m in movies where world.popularity[m] > 0 {
-                acc += world.popularity[m]
-                cdf.append(acc)
-                ms.append(Int32(m))
-            }
-            return (cdf, ms)
+            return rated.map { m in acc += weight(m); return acc }
         }
-        let all = Array(0..<preset.movies)
-        let byGenre = (0..<Self.genreFrequencies.count).map { c in build(all.filter { world.genres[$0].contains(c) }) }
-        return Samplers(global: build(all), byGenre: byGenre, genreMass: byGenre.map { $0.cdf.last ?? 0 })
+        let global = cdf { world.popularity[$0] }
+        let byCommunity = (0..<Self.communities).map { c in
+            cdf { m in
+                var dot: Float = 0
+                for k in 0..<d { dot += world.prototypes[c * d + k] * world.factors[m * d + k] }
+                return world.popularity[m] * exp(Self.tasteStrength * Double(dot))
+            }
+        }
+        return Samplers(global: (global, movies), byCommunity: byCommunity.map { ($0, movies) })
     }
 
     /// Phase 1: every user's movies, in the order the user rates them (indices into the movie list).
@@ -104,16 +100,9 @@ extension SyntheticMovieLens {
                             gen.gumbelTopK(n, taste, world, samplers, &g, dst)
                             break
                         }
-                        let m: Int32
-                        if g.nextUnitDouble() < 0.3 {
-                            m = Samplers.draw(samplers.global, g.nextUnitDouble())
-                        } else {
-                            let x = g.nextUnitDouble()
-                            var c = taste.genreCDF.firstIndex { $0 > x } ?? (taste.genreCDF.count - 1)
-                            if samplers.byGenre[c].movies.isEmpty { c = -1 }
-                            m = c < 0 ? Samplers.draw(samplers.global, g.nextUnitDouble())
-                                      : Samplers.draw(samplers.byGenre[c], g.nextUnitDouble())
-                        }
+                        let m = g.nextUnitDouble() < Self.popularShare
+                            ? Samplers.draw(samplers.global, g.nextUnitDouble())
+                            : Samplers.draw(samplers.byCommunity[taste.community], g.nextUnitDouble())
                         if stamp[Int(m)] == Int32(u) { continue }
                         stamp[Int(m)] = Int32(u)
                         dst[count] = m
@@ -130,13 +119,12 @@ extension SyntheticMovieLens {
     func gumbelTopK(_ n: Int, _ taste: Taste, _ world: World, _ samplers: Samplers, _ g: inout SeededGenerator,
                     _ dst: UnsafeMutablePointer<Int32>) {
         var keys = [Float](repeating: -.infinity, count: preset.movies)
-        for m in 0..<preset.movies where world.popularity[m] > 0 {
-            var w = 0.3 * world.popularity[m] / max(1e-300, samplers.global.cdf.last ?? 1)
-            for c in world.genres[m] where samplers.genreMass[c] > 0 {
-                w += 0.7 * taste.genrePreference[c] * world.popularity[m] / samplers.genreMass[c]
-            }
+        let community = samplers.byCommunity[taste.community]
+        for (i, m) in samplers.global.movies.enumerated() {
+            let w = Self.popularShare * Samplers.weight(samplers.global, i)
+                + (1 - Self.popularShare) * Samplers.weight(community, i)
             let u = max(1e-300, g.nextUnitDouble())
-            keys[m] = Float(log(w) - log(-log(u)))
+            keys[Int(m)] = Float(log(max(1e-300, w)) - log(-log(u)))
         }
         let top = keys.withUnsafeBufferPointer { TopK.select($0, k: n) }
         for (i, entry) in top.enumerated() { dst[i] = Int32(entry.index) }
@@ -268,7 +256,7 @@ extension SyntheticMovieLens {
                 let m = Int(picks[slot])
                 var dot: Float = 0
                 for k in 0..<d { dot += taste.vector[k] * world.factors[m * d + k] }
-                let raw = 3.55 + Double(taste.bias + world.bias[m] + 0.18 * dot) + 0.6 * g.nextGaussian()
+                let raw = 3.4 + Double(taste.bias + world.bias[m] + 0.18 * dot) + 0.6 * g.nextGaussian()
                 let stars = taste.halfStars ? min(5, max(0.5, (raw * 2).rounded() / 2)) : min(5, max(1, raw.rounded()))
                 rows.append((world.movieIDs[m], stars, time))
             }

@@ -11,10 +11,13 @@ import LinearAlgebra
 ///   titles like `Synthetic Movie 42 (1987)`, every 10th with `, The` and every 50th with double
 ///   quotes, so the CSV needs RFC 4180 quoting as the real one does.
 /// - **Popularity**: Zipf-like, `p ∝ (rank + 10)^(−a)` over a random rank order.
-/// - **Taste**: 8-d latent vectors for genres, movies (their genres' mean plus noise) and users; a
-///   user's genre preference is a softmax of `⟨p_u, g_c⟩`. Which movies a user rates: a mixture of
-///   global popularity (30 %) and popularity within a preferred genre (70 %), without replacement
-///   (exact Gumbel top-k for heavy users).
+/// - **Taste**: 8-d latent vectors for genres, movies (their genres' mean plus noise) and users.
+///   Users belong to one of 96 taste communities: a user's vector is the community's prototype
+///   plus a personal offset. Which movies a user rates: a mixture of global popularity (25 %) and
+///   the community's choice weights `popularity · exp(0.6·⟨prototype, q_m⟩)` (75 %), without
+///   replacement (exact Gumbel top-k for heavy users). Real MovieLens users choose by taste, not by
+///   popularity alone: on ml-latest-small implicit ALS ranks held-out movies ~2× better than a
+///   most-popular list, and so it does here.
 /// - **Activity**: at least 20 ratings per user plus a log-normal excess (σ 1.38, ML-20M's
 ///   mean/median), scaled to the exact total and capped at a share of the catalogue.
 /// - **Ratings**: `μ + b_u + b_i + 0.45·⟨p_u, q_i⟩ + N(0, 0.6²)`, rounded to half stars (or whole
@@ -99,6 +102,12 @@ public struct SyntheticMovieLens: Sendable {
     ]
 
     static let dims = 8
+    /// Taste communities: users of one community choose from the same taste-weighted popularity.
+    static let communities = 96
+    /// γ in a community's choice weight `popularity · exp(γ·⟨prototype, q_m⟩)`.
+    static let tasteStrength = 0.6
+    /// Share of a user's picks drawn from global popularity alone.
+    static let popularShare = 0.25
 
     /// What the generator wrote.
     public struct Summary: Sendable, Codable {
@@ -124,7 +133,7 @@ public struct SyntheticMovieLens: Sendable {
         var popularity: [Double]         // normalised weights, rated movies only (others 0)
         var factors: [Float]             // movies × dims
         var bias: [Float]
-        var genreVectors: [Float]        // genres × dims
+        var prototypes: [Float]          // taste communities × dims
         var activity: [Int]              // ratings per user
         var offsets: [Int]               // prefix sums of activity
     }
@@ -178,12 +187,13 @@ public struct SyntheticMovieLens: Sendable {
             let popular = popularity[m] > 0 ? Float(log(popularity[m] * Double(p.ratedMovies))) * 0.06 : 0
             return Float(g.nextGaussian()) * 0.35 + popular
         }
+        let prototypes = (0..<(Self.communities * d)).map { _ in Float(g.nextGaussian()) * 0.8 }
         let activity = Self.activity(users: p.users, total: p.ratings, cap: max(20, Int(Double(p.ratedMovies) * p.activityCap)), generator: &g)
         var offsets = [0]
         offsets.reserveCapacity(p.users + 1)
         for a in activity { offsets.append(offsets[offsets.count - 1] + a) }
         return World(movieIDs: movieIDs, genres: genres, popularity: popularity, factors: factors, bias: bias,
-                     genreVectors: genreVectors, activity: activity, offsets: offsets)
+                     prototypes: prototypes, activity: activity, offsets: offsets)
     }
 
     /// Ratings per user: 20 + log-normal excess, scaled to sum exactly to `total`, each at most `cap`.
