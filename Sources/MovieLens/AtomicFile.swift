@@ -19,6 +19,13 @@ public final class AtomicFileWriter {
     private var committed = false
     private var buffer = [UInt8]()
     private let bufferLimit = 1 << 20
+    /// Bytes written since the last background writeback was started.
+    private var unsynced = 0
+    /// Background `fdatasync`s started while writing, so the disk works while the caller formats
+    /// the next block; without them every byte would wait in the page cache for the final fsync.
+    private let writeback = DispatchGroup()
+    private static let writebackQueue = DispatchQueue(label: "movierec.atomic-writeback")
+    private static let writebackChunk = 32 << 20
 
     /// Opens a temporary file beside `destination` (creating the folder if needed).
     public init(destination: URL) throws {
@@ -32,6 +39,7 @@ public final class AtomicFileWriter {
     }
 
     deinit {
+        writeback.wait()
         if fd >= 0 { close(fd) }
         if !committed { unlink(temporary.path) }
     }
@@ -64,11 +72,19 @@ public final class AtomicFileWriter {
                 offset += n
             }
         }
+        unsynced += bytes.count
+        if unsynced >= Self.writebackChunk, writeback.wait(timeout: .now()) == .success {
+            // Start writing back what the page cache holds so far; never more than one at a time.
+            unsynced = 0
+            let fd = self.fd
+            Self.writebackQueue.async(group: writeback) { _ = fdatasync(fd) }
+        }
     }
 
     /// Flushes, syncs and renames the temporary file to the destination.
     public func commit() throws {
         try flush()
+        writeback.wait()
         guard fsync(fd) == 0 else { throw MovieLensError.io(path: temporary.path, reason: String(cString: strerror(errno))) }
         close(fd)
         fd = -1
