@@ -39,8 +39,10 @@ public struct TrainedModel: Sendable {
         public var regularization: Float?
         public var alpha: Float = 1
         public var iterations = 15
-        /// Implicit ALS row solver; nil (files written before it was recorded) means Cholesky.
-        public var solver: ImplicitALS.Solver?
+        /// Implicit ALS row solver: three warm-started CG steps by default, as the `implicit` library
+        /// (``ImplicitALS`` alone defaults to the exact Cholesky solve). nil — files written before the
+        /// solver was recorded — means Cholesky.
+        public var solver: ImplicitALS.Solver? = .conjugateGradient(steps: 3)
         public var seed: UInt64 = 0
         /// Ratings ≥ this are the positives (ALS input, EASE input, the user's liked movies).
         public var minRating: Float = 4
