@@ -114,6 +114,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
     @Option(help: "rnn: mini-batch size (the reference design's is 256).") var batchSize = 64
     @Option(help: "rnn: Adam learning rate (the reference design's is 0.001).") var learningRate: Float = 3e-3
+    @Option(help: "rnn: hold out the last movie of this many users (seeded) and score it after every epoch (0: none).")
+    var validationUsers = 0
+    @Option(help: "rnn: stop after this many epochs without a better validation NDCG@10, keeping the best weights (needs --validation-users).")
+    var patience: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
 
     func validate() throws {
@@ -122,6 +126,11 @@ struct ModelOptions: ParsableArguments {
         }
         guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
         guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
+        guard validationUsers >= 0 else { throw ValidationError("--validation-users must not be negative") }
+        if let p = patience {
+            guard p > 0 else { throw ValidationError("--patience must be positive") }
+            guard validationUsers > 0 else { throw ValidationError("--patience needs --validation-users (the held-out movies it watches)") }
+        }
         if let r = regularization, r <= 0 { throw ValidationError("--regularization must be positive") }
         guard contentWeight >= 0, cfWeight >= 0, contentWeight + cfWeight > 0 else {
             throw ValidationError("--content-weight and --cf-weight must be non-negative and not both 0")
@@ -147,6 +156,8 @@ struct ModelOptions: ParsableArguments {
         o.sequence.batchSize = batchSize
         o.sequence.learningRate = learningRate
         o.sequence.seed = seed
+        o.sequence.validationUsers = validationUsers > 0 ? validationUsers : nil
+        o.sequence.patience = patience
         return o
     }
 }

@@ -135,3 +135,96 @@ struct SequenceModelTests {
         #expect(diff < 1e-3, "max difference \(diff)")
     }
 }
+
+@Suite("LSTM validation and early stopping")
+struct SequenceValidationTests {
+    @Test("hold-out takes exactly the last movie of a seeded sample of long-enough histories")
+    func holdOut() {
+        let histories: [[Int32]] = (0..<40).map { u in (0..<(u % 5 + 1)).map { Int32(u * 10 + $0) } }
+        let (training, v) = SequenceRecommender.Validation.holdOut(histories, users: 10, seed: 4)
+        #expect(v.targets.count == 10)
+        var held = 0
+        for (u, h) in histories.enumerated() {
+            if training[u] == h { continue }
+            held += 1
+            #expect(h.count >= 3, "user \(u) with \(h.count) movies was held out")
+            #expect(training[u] == Array(h.dropLast()))
+            #expect(v.histories.contains(training[u]) && v.targets.contains(h[h.count - 1]))
+        }
+        #expect(held == 10)
+        let again = SequenceRecommender.Validation.holdOut(histories, users: 10, seed: 4)
+        #expect(again.validation.targets == v.targets && again.training == training)
+        #expect(SequenceRecommender.Validation.holdOut(histories, users: 10, seed: 5).validation.targets != v.targets)
+        // More users asked for than have 3 movies: every eligible one, no more.
+        #expect(SequenceRecommender.Validation.holdOut(histories, users: 1000, seed: 4).validation.targets.count == 24)
+    }
+
+    static func configuration() -> SequenceRecommender.Configuration {
+        var c = SequenceRecommender.Configuration()
+        c.embedding = 8
+        c.hidden = 16
+        c.length = 5
+        c.epochs = 6
+        c.batchSize = 16
+        c.learningRate = 0.02
+        c.dropout = 0
+        return c
+    }
+
+    @Test("validation HR@10 and NDCG@10 equal a brute-force ranking of the model's scores")
+    func scoresMatchBruteForce() throws {
+        let kernels = allKernels[0]
+        var g = SeededGenerator(seed: 8)
+        let histories: [[Int32]] = (0..<50).map { _ in (0..<8).map { _ in Int32(g.next() % 30) } }
+        var c = Self.configuration()
+        c.epochs = 1
+        let model = try SequenceRecommender.train(histories: histories, items: 30, configuration: c, kernels: kernels)
+        let v = SequenceRecommender.Validation(histories: histories.map { Array($0.dropLast()) }, targets: histories.map { $0[$0.count - 1] })
+        let score = try model.validate(v, kernels: kernels, batchSize: 7)
+        let all = try model.scores(histories: v.histories, kernels: kernels)
+        var hits = 0.0, gain = 0.0, loss = 0.0
+        for q in 0..<v.targets.count {
+            let t = Int(v.targets[q])
+            let ranked = (0..<30).filter { $0 == t || !v.histories[q].contains(Int32($0)) }
+                .sorted { all[q, $0] > all[q, $1] || (all[q, $0] == all[q, $1] && $0 < $1) }
+            let rank = ranked.firstIndex(of: t) ?? 99
+            if rank < 10 { hits += 1; gain += 1 / log2(Double(rank) + 2) }
+            loss -= Double(all[q, t])
+        }
+        let n = Double(v.targets.count)
+        #expect(abs(score.hitRate - hits / n) < 1e-12 && abs(score.ndcg - gain / n) < 1e-9)
+        #expect(abs(score.loss - loss / n) < 1e-4)
+    }
+
+    @Test("early stopping keeps the best epoch's weights and stops after `patience` epochs without a better one")
+    func earlyStopping() throws {
+        let kernels = allKernels[0]
+        var c = Self.configuration()
+        c.epochs = 12
+        c.learningRate = 0.05   // large enough that validation NDCG moves both ways
+        c.validationUsers = 20
+        c.patience = 2
+        var g = SeededGenerator(seed: 3)
+        let histories: [[Int32]] = (0..<60).map { _ in (0..<10).map { _ in Int32(g.next() % 25) } }
+        var seen = [Double]()
+        let model = try SequenceRecommender.train(histories: histories, items: 25, configuration: c, kernels: kernels,
+                                                  epochDone: { if let v = $0.validation { seen.append(v.ndcg) } })
+        // This seed peaks at epoch 2 and stops after epoch 4, so the restore path is exercised.
+        #expect(!seen.isEmpty && seen.count < 12, "\(seen)")
+        let best = seen.max() ?? -1
+        let bestEpoch = seen.firstIndex(of: best) ?? -1
+        // Stopped exactly `patience` epochs after the best one, or ran every epoch.
+        #expect(seen.count == 12 || seen.count == bestEpoch + 1 + 2, "\(seen)")
+        let (_, v) = SequenceRecommender.Validation.holdOut(histories, users: 20, seed: c.seed)
+        #expect(abs(try model.validate(v, kernels: kernels).ndcg - best) < 1e-12)
+    }
+
+    @Test("patience without validation users is refused")
+    func patienceNeedsValidation() {
+        var c = Self.configuration()
+        c.patience = 2
+        #expect(throws: LinearAlgebraError.self) {
+            _ = try SequenceRecommender.train(histories: [[1, 2, 3]], items: 4, configuration: c, kernels: allKernels[0])
+        }
+    }
+}

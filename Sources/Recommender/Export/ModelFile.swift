@@ -130,16 +130,19 @@ public struct TrainedModel: Sendable {
             model.header.factors = 0
             let c = options.sequence
             let histories = UserHistories(ratings, users: users, items: items).histories
-            let examples = SequenceExamples(histories: histories, length: c.length, mode: c.mode)
-            progress(.line("sequences: \(examples.count) examples (\(c.mode.rawValue), \(c.length) movies), \(examples.targetCount) targets; \(items.count)-way softmax"))
+            let (training, validation) = SequenceRecommender.Validation.holdOut(histories, users: c.validationUsers ?? 0, seed: c.seed)
+            let examples = SequenceExamples(histories: training, length: c.length, mode: c.mode)
+            progress(.line("sequences: \(examples.count) examples (\(c.mode.rawValue), \(c.length) movies), \(examples.targetCount) targets; \(items.count)-way softmax"
+                           + (validation.targets.isEmpty ? "" : "; \(validation.targets.count) users' last movies held out for validation")))
             var net = SequenceRecommender(configuration: c, network: try NextMovieNetwork(items: items.count, embedding: c.embedding, hidden: c.hidden,
                                                                                            seed: c.seed, kernels: kernels))
             var epoch = 1
-            try net.fit(examples, kernels: kernels, progress: { done, total, loss in
+            try net.fit(examples, validation: validation.targets.isEmpty ? nil : validation, kernels: kernels, progress: { done, total, loss in
                 progress(.batch(epoch: epoch, done: done, total: total, loss: loss))
             }, epochDone: { e in
                 epoch = e.index + 1
-                progress(.line("epoch \(e.index)/\(c.epochs): loss \(String(format: "%.4f", e.loss)), \(String(format: "%.2f", e.seconds)) s, \(String(format: "%.0f", Double(e.examples) / max(e.seconds, 1e-9))) sequences/s"))
+                progress(.line("epoch \(e.index)/\(c.epochs): loss \(String(format: "%.4f", e.loss)), \(String(format: "%.2f", e.seconds)) s, \(String(format: "%.0f", Double(e.examples) / max(e.seconds, 1e-9))) sequences/s"
+                               + (e.validation.map { String(format: "; validation loss %.4f, HR@10 %.4f, NDCG@10 %.4f", $0.loss, $0.hitRate, $0.ndcg) } ?? "")))
             })
             model.network = net.network
             model.recent = histories.map { Array($0.suffix(c.length - 1)) }

@@ -29,6 +29,11 @@ public struct SequenceRecommender: Sendable {
         public var learningRate: Float = 3e-3
         public var clipNorm: Float = 5
         public var seed: UInt64 = 0
+        /// Users whose last movie is held out of training to score each epoch (nil or 0: none).
+        public var validationUsers: Int?
+        /// Early stopping: stop after this many epochs without a better validation NDCG@10 and keep
+        /// the best epoch's weights (nil: train every epoch). Needs ``validationUsers``.
+        public var patience: Int?
         public init() {}
 
         func validate() throws {
@@ -36,6 +41,14 @@ public struct SequenceRecommender: Sendable {
                   (0..<1).contains(dropout), clipNorm >= 0 else {
                 throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
                                                          detail: "sizes and epochs must be positive, length ≥ 2, dropout in [0, 1)")
+            }
+            guard (validationUsers ?? 0) >= 0, (patience ?? 1) > 0 else {
+                throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
+                                                         detail: "validation users must not be negative, patience must be positive")
+            }
+            if patience != nil && (validationUsers ?? 0) == 0 {
+                throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
+                                                         detail: "early stopping (patience) needs validation users")
             }
         }
     }
@@ -48,6 +61,73 @@ public struct SequenceRecommender: Sendable {
         public var loss: Double
         public var examples: Int
         public var targets: Int
+        /// The held-out movies' scores after this epoch (nil without validation).
+        public var validation: ValidationScore?
+    }
+
+    /// Held-out next movies that training never sees: each chosen user's last movie, to be
+    /// predicted from the movies before it.
+    public struct Validation: Sendable {
+        public var histories: [[Int32]]
+        public var targets: [Int32]
+
+        /// Splits the last movie off a seeded sample of `users` histories (among those with at
+        /// least 3 movies). Returns every history — the chosen ones without their last movie — for
+        /// training, and the held-out part.
+        public static func holdOut(_ histories: [[Int32]], users: Int, seed: UInt64) -> (training: [[Int32]], validation: Validation) {
+            var eligible = histories.indices.filter { histories[$0].count >= 3 }
+            var g = SeededGenerator(seed: seed, stream: 3)
+            let n = min(max(0, users), eligible.count)
+            for i in 0..<n { eligible.swapAt(i, i + Int(g.next() % UInt64(eligible.count - i))) }
+            var training = histories
+            var validation = Validation(histories: [], targets: [])
+            for u in eligible.prefix(n).sorted() {
+                guard let last = training[u].popLast() else { continue }
+                validation.histories.append(training[u])
+                validation.targets.append(last)
+            }
+            return (training, validation)
+        }
+    }
+
+    /// How well the model predicts held-out next movies: mean cross-entropy of the target under
+    /// the full softmax, and its HR@10 / NDCG@10 when ranked against every movie outside the
+    /// history (ties go to the lower index), as `movierec evaluate --split loo` ranks.
+    public struct ValidationScore: Sendable, Codable, Hashable {
+        public var loss: Double
+        public var hitRate: Double
+        public var ndcg: Double
+    }
+
+    /// Scores ``Validation`` in batches.
+    public func validate(_ v: Validation, kernels: any Kernels, batchSize: Int = 512) throws -> ValidationScore {
+        guard !v.targets.isEmpty else { return ValidationScore(loss: 0, hitRate: 0, ndcg: 0) }
+        let steps = configuration.length - 1
+        var loss = 0.0, hits = 0.0, gain = 0.0
+        var first = 0
+        while first < v.targets.count {
+            let last = min(v.targets.count, first + batchSize)
+            let tokens = v.histories[first..<last].flatMap { SequenceExamples.inputTokens($0, steps: steps) }
+            let block = try network.predict(tokens, batch: last - first, steps: steps, kernels: kernels)
+            for q in first..<last {
+                let target = Int(v.targets[q])
+                let seen = Set(v.histories[q].map(Int.init))
+                let rank: Int = block.withView { b in
+                    let row = b.base + (q - first) * b.stride
+                    let t = row[target]
+                    var above = 0
+                    for i in 0..<b.cols where i != target && !seen.contains(i) && (row[i] > t || (row[i] == t && i < target)) {
+                        above += 1
+                    }
+                    loss -= Double(t)
+                    return above
+                }
+                if rank < 10 { hits += 1; gain += 1 / log2(Double(rank) + 2) }
+            }
+            first = last
+        }
+        let n = Double(v.targets.count)
+        return ValidationScore(loss: loss / n, hitRate: hits / n, ndcg: gain / n)
     }
 
     public let configuration: Configuration
@@ -67,13 +147,17 @@ public struct SequenceRecommender: Sendable {
         var model = SequenceRecommender(configuration: c,
                                         network: try NextMovieNetwork(items: items, embedding: c.embedding, hidden: c.hidden,
                                                                       seed: c.seed, kernels: kernels))
-        let examples = SequenceExamples(histories: histories, length: c.length, mode: c.mode)
-        try model.fit(examples, kernels: kernels, progress: progress, epochDone: epochDone)
+        let (training, validation) = Validation.holdOut(histories, users: c.validationUsers ?? 0, seed: c.seed)
+        let examples = SequenceExamples(histories: training, length: c.length, mode: c.mode)
+        try model.fit(examples, validation: validation.targets.isEmpty ? nil : validation, kernels: kernels,
+                      progress: progress, epochDone: epochDone)
         return model
     }
 
-    /// Runs `configuration.epochs` epochs of shuffled mini-batches over `examples`.
-    public mutating func fit(_ examples: SequenceExamples, kernels: any Kernels,
+    /// Runs `configuration.epochs` epochs of shuffled mini-batches over `examples`, scoring
+    /// `validation` after each epoch when given; with `configuration.patience`, stops once that
+    /// many epochs in a row bring no better validation NDCG@10 and keeps the best epoch's weights.
+    public mutating func fit(_ examples: SequenceExamples, validation: Validation? = nil, kernels: any Kernels,
                              progress: (_ batch: Int, _ batches: Int, _ loss: Double) -> Void = { _, _, _ in },
                              epochDone: (Epoch) -> Void = { _ in }) throws {
         let c = configuration, steps = examples.steps
@@ -86,6 +170,9 @@ public struct SequenceRecommender: Sendable {
         var dropout = SeededGenerator(seed: c.seed, stream: 2)
         var tokens = [Int32](repeating: 0, count: batch * steps), targets = [Int32](repeating: -1, count: batch * steps)
         let batches = (examples.count + batch - 1) / batch
+        var best: (ndcg: Double, parameters: [Float])?
+        var stale = 0
+        defer { if let best, c.patience != nil { network.parameters = best.parameters } }
         for epoch in 0..<c.epochs {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var order = Array(0..<examples.count)
@@ -115,8 +202,18 @@ public struct SequenceRecommender: Sendable {
                 targetCount += n
                 progress(k + 1, batches, loss / Double(max(1, targetCount)))
             }
-            epochDone(Epoch(index: epoch + 1, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9,
-                            loss: loss / Double(max(1, targetCount)), examples: examples.count, targets: targetCount))
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let score = try validation.map { try validate($0, kernels: kernels) }
+            epochDone(Epoch(index: epoch + 1, seconds: seconds, loss: loss / Double(max(1, targetCount)),
+                            examples: examples.count, targets: targetCount, validation: score))
+            guard let patience = c.patience, let score else { continue }
+            if score.ndcg > best?.ndcg ?? -1 {
+                best = (score.ndcg, network.parameters)
+                stale = 0
+            } else {
+                stale += 1
+                if stale >= patience { break }
+            }
         }
     }
 
