@@ -98,16 +98,22 @@ struct SequenceModelTests {
         (0..<60).map { u in (0..<15).map { Int32((u + $0) % 12) } }
     }
 
-    @Test("a deterministic next-movie task is learned; same seed gives identical weights")
-    func learnsCycle() throws {
+    /// A small network (embedding 8, LSTM 16, windows of 5) without dropout, lr 0.02.
+    static func smallConfiguration(epochs: Int, batchSize: Int) -> SequenceRecommender.Configuration {
         var c = SequenceRecommender.Configuration()
         c.embedding = 8
         c.hidden = 16
         c.length = 5
-        c.epochs = 40
-        c.batchSize = 32
+        c.epochs = epochs
+        c.batchSize = batchSize
         c.learningRate = 0.02
         c.dropout = 0
+        return c
+    }
+
+    @Test("a deterministic next-movie task is learned; same seed gives identical weights")
+    func learnsCycle() throws {
+        let c = Self.smallConfiguration(epochs: 40, batchSize: 32)
         let kernels = allKernels[0]
         let a = try SequenceRecommender.train(histories: Self.cycle(), items: 12, configuration: c, kernels: kernels)
         let b = try SequenceRecommender.train(histories: Self.cycle(), items: 12, configuration: c, kernels: kernels)
@@ -160,15 +166,7 @@ struct SequenceValidationTests {
     }
 
     static func configuration() -> SequenceRecommender.Configuration {
-        var c = SequenceRecommender.Configuration()
-        c.embedding = 8
-        c.hidden = 16
-        c.length = 5
-        c.epochs = 6
-        c.batchSize = 16
-        c.learningRate = 0.02
-        c.dropout = 0
-        return c
+        SequenceModelTests.smallConfiguration(epochs: 6, batchSize: 16)
     }
 
     @Test("validation HR@10 and NDCG@10 equal a brute-force ranking of the model's scores")
