@@ -86,6 +86,10 @@ struct Evaluate: ParsableCommand {
                                           options: options, kernels: kernels) { event in
                 if case let .batch(epoch, done, total, loss) = event {
                     bar.update(done, of: total, label: "  epoch \(epoch)", extra: "  loss \(String(format: "%.4f", loss))")
+                } else if case let .epoch(e) = event, let v = e.validation {
+                    bar.finish()
+                    note(String(format: "  epoch %d: loss %.4f; validation loss %.4f, HR@10 %.4f, NDCG@10 %.4f",
+                                e.index, e.loss, v.loss, v.hitRate, v.ndcg))
                 }
             }
         }

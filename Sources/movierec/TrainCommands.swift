@@ -69,6 +69,8 @@ struct Train: ParsableCommand {
                 if !quiet { printError("  \(text)") }
             case let .batch(epoch, done, total, loss):
                 bar.update(done, of: total, label: "  epoch \(epoch)", extra: "  loss \(String(format: "%.4f", loss))")
+            case .epoch:
+                break   // its line came first
             }
         }
         try trained.write(to: URL(fileURLWithPath: out))

@@ -124,19 +124,40 @@ struct CLITests {
         if interrupted { #expect(!FileManager.default.fileExists(atPath: killed.path)) }
     }
 
+    /// A slice of the bundled data (the first 150 users) in `dir/small`, to keep debug-build runs short.
+    static func slice(in dir: URL) throws -> URL {
+        let small = dir.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
+        let lines = try String(contentsOf: root.appendingPathComponent("data/ml-latest-small/ratings.csv"), encoding: .utf8)
+            .split(whereSeparator: \.isNewline)   // CRLF is one Character: split on any newline
+        let kept = lines.prefix { !$0.hasPrefix("151,") }
+        try (kept.joined(separator: "\n") + "\n").write(to: small.appendingPathComponent("ratings.csv"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: root.appendingPathComponent("data/ml-latest-small/movies.csv"),
+                                         to: small.appendingPathComponent("movies.csv"))
+        return small
+    }
+
+    @Test("train --model rnn with validation users reports them every epoch; --patience alone is a usage error")
+    func validation() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let small = try Self.slice(in: dir)
+        let model = dir.appendingPathComponent("rnn.model").path
+        let t = try run(["train", "--data", small.path, "--model", "rnn", "--sequence-mode", "last", "--epochs", "2",
+                         "--validation-users", "30", "--patience", "1", "--out", model])
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(t.stderr.contains("30 users' last movies held out for validation"), "\(t.stderr)")
+        #expect(t.stderr.contains("epoch 1/2") && t.stderr.contains("validation loss"), "\(t.stderr)")
+        let bad = try run(["train", "--data", small.path, "--model", "rnn", "--patience", "2", "--out", model + ".2"])
+        #expect(bad.status == 1 && bad.stderr.contains("--validation-users"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: model + ".2"))
+    }
+
     @Test("bench --json has every pipeline step for each backend; run does the whole pipeline")
     func benchAndRun() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        // A slice of the bundled data (the first 150 users) keeps the debug-build run short.
-        let small = dir.appendingPathComponent("small")
-        try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
-        let lines = try String(contentsOf: Self.root.appendingPathComponent("data/ml-latest-small/ratings.csv"), encoding: .utf8)
-            .split(whereSeparator: \.isNewline)   // CRLF is one Character: split on any newline
-        let kept = lines.prefix { !$0.hasPrefix("151,") }
-        try (kept.joined(separator: "\n") + "\n").write(to: small.appendingPathComponent("ratings.csv"), atomically: true, encoding: .utf8)
-        try FileManager.default.copyItem(at: Self.root.appendingPathComponent("data/ml-latest-small/movies.csv"),
-                                         to: small.appendingPathComponent("movies.csv"))
+        let small = try Self.slice(in: dir)
         let json = dir.appendingPathComponent("bench.json").path
         let b = try run(["bench", "--data", small.path, "--als-iterations", "1", "--json", json])
         #expect(b.status == 0, "\(b.stderr)")

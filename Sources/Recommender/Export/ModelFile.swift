@@ -30,6 +30,8 @@ public struct TrainedModel: Sendable {
         case line(String)
         /// A mini-batch of the sequence model finished: done of total in this epoch, mean loss so far.
         case batch(epoch: Int, done: Int, total: Int, loss: Double)
+        /// An epoch of the sequence model finished (sent after its ``line(_:)``).
+        case epoch(SequenceRecommender.Epoch)
     }
 
     /// Hyperparameters of training.
@@ -143,6 +145,7 @@ public struct TrainedModel: Sendable {
                 epoch = e.index + 1
                 progress(.line("epoch \(e.index)/\(c.epochs): loss \(String(format: "%.4f", e.loss)), \(String(format: "%.2f", e.seconds)) s, \(String(format: "%.0f", Double(e.examples) / max(e.seconds, 1e-9))) sequences/s"
                                + (e.validation.map { String(format: "; validation loss %.4f, HR@10 %.4f, NDCG@10 %.4f", $0.loss, $0.hitRate, $0.ndcg) } ?? "")))
+                progress(.epoch(e))
             })
             model.network = net.network
             model.recent = histories.map { Array($0.suffix(c.length - 1)) }
