@@ -116,6 +116,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
     @Option(help: "rnn: mini-batch size (the reference design's is 256).") var batchSize = 64
     @Option(help: "rnn: Adam learning rate (the reference design's is 0.001).") var learningRate: Float = 3e-3
+    @Option(help: "rnn: learning-rate schedule: constant, or cosine (decays to 0 over all epochs).")
+    var schedule: SequenceRecommender.LearningRateSchedule = .constant
     @Option(help: "rnn: hold out the last movie of this many users (seeded) and score it after every epoch (0: none).")
     var validationUsers = 0
     @Option(help: "rnn: stop after this many epochs without a better validation NDCG@10, keeping the best weights (needs --validation-users).")
@@ -160,6 +162,7 @@ struct ModelOptions: ParsableArguments {
         o.sequence.seed = seed
         o.sequence.validationUsers = validationUsers > 0 ? validationUsers : nil
         o.sequence.patience = patience
+        o.sequence.schedule = schedule
         return o
     }
 }
@@ -269,3 +272,4 @@ struct Similar: ParsableCommand {
     }
 }
 extension SequenceExamples.Mode: ExpressibleByArgument {}
+extension SequenceRecommender.LearningRateSchedule: ExpressibleByArgument {}

@@ -217,6 +217,17 @@ struct SequenceValidationTests {
         #expect(abs(try model.validate(v, kernels: kernels).ndcg - best) < 1e-12)
     }
 
+    @Test("the cosine schedule decays from the rate to 0; constant stays")
+    func schedule() {
+        let cosine = SequenceRecommender.LearningRateSchedule.cosine
+        #expect(cosine.rate(0.01, step: 0, total: 100) == 0.01)
+        #expect(abs(cosine.rate(0.01, step: 50, total: 100) - 0.005) < 1e-9)
+        #expect(abs(cosine.rate(0.01, step: 100, total: 100)) < 1e-9)
+        let rates = (0...100).map { cosine.rate(0.01, step: $0, total: 100) }
+        #expect(zip(rates, rates.dropFirst()).allSatisfy { $0 >= $1 })
+        #expect(SequenceRecommender.LearningRateSchedule.constant.rate(0.01, step: 70, total: 100) == 0.01)
+    }
+
     @Test("patience without validation users is refused")
     func patienceNeedsValidation() {
         var c = Self.configuration()

@@ -29,6 +29,8 @@ public struct SequenceRecommender: Sendable {
         public var learningRate: Float = 3e-3
         public var clipNorm: Float = 5
         public var seed: UInt64 = 0
+        /// How the learning rate moves over training (nil: constant, the files written before it).
+        public var schedule: LearningRateSchedule?
         /// Users whose last movie is held out of training to score each epoch (nil or 0: none).
         public var validationUsers: Int?
         /// Early stopping: stop after this many epochs without a better validation NDCG@10 and keep
@@ -49,6 +51,22 @@ public struct SequenceRecommender: Sendable {
             if patience != nil && (validationUsers ?? 0) == 0 {
                 throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
                                                          detail: "early stopping (patience) needs validation users")
+            }
+        }
+    }
+
+    /// The learning rate over the course of training.
+    public enum LearningRateSchedule: String, Sendable, Codable, Hashable, CaseIterable {
+        /// The configured rate at every step.
+        case constant
+        /// Cosine decay from the configured rate to 0 over all steps of all epochs.
+        case cosine
+
+        /// The rate at `step` of `total` steps for a base rate `rate`.
+        public func rate(_ rate: Float, step: Int, total: Int) -> Float {
+            switch self {
+            case .constant: rate
+            case .cosine: rate * Float(0.5 * (1 + cos(Double.pi * Double(step) / Double(max(1, total)))))
             }
         }
     }
@@ -197,6 +215,7 @@ public struct SequenceRecommender: Sendable {
                 guard l.isFinite else {
                     throw LinearAlgebraError.nonFinite(operation: "SequenceRecommender.fit (epoch \(epoch + 1), batch \(k + 1))")
                 }
+                adam.learningRate = (c.schedule ?? .constant).rate(c.learningRate, step: epoch * batches + k, total: c.epochs * batches)
                 if n > 0 { adam.update(&network.parameters, gradient: gradient, threads: kernels.threads) }
                 loss += l
                 targetCount += n
