@@ -132,14 +132,13 @@ public struct TrainedModel: Sendable {
             model.header.factors = 0
             let c = options.sequence
             let histories = UserHistories(ratings, users: users, items: items).histories
-            let (training, validation) = SequenceRecommender.Validation.holdOut(histories, users: c.validationUsers ?? 0, seed: c.seed)
-            let examples = SequenceExamples(histories: training, length: c.length, mode: c.mode)
+            let (examples, validation) = SequenceRecommender.trainingSet(histories, configuration: c)
             progress(.line("sequences: \(examples.count) examples (\(c.mode.rawValue), \(c.length) movies), \(examples.targetCount) targets; \(items.count)-way softmax"
-                           + (validation.targets.isEmpty ? "" : "; \(validation.targets.count) users' last movies held out for validation")))
+                           + (validation.map { "; \($0.targets.count) users' last movies held out for validation" } ?? "")))
             var net = SequenceRecommender(configuration: c, network: try NextMovieNetwork(items: items.count, embedding: c.embedding, hidden: c.hidden,
                                                                                            seed: c.seed, kernels: kernels))
             var epoch = 1
-            try net.fit(examples, validation: validation.targets.isEmpty ? nil : validation, kernels: kernels, progress: { done, total, loss in
+            try net.fit(examples, validation: validation, kernels: kernels, progress: { done, total, loss in
                 progress(.batch(epoch: epoch, done: done, total: total, loss: loss))
             }, epochDone: { e in
                 epoch = e.index + 1

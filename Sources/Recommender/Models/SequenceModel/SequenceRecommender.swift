@@ -165,11 +165,16 @@ public struct SequenceRecommender: Sendable {
         var model = SequenceRecommender(configuration: c,
                                         network: try NextMovieNetwork(items: items, embedding: c.embedding, hidden: c.hidden,
                                                                       seed: c.seed, kernels: kernels))
-        let (training, validation) = Validation.holdOut(histories, users: c.validationUsers ?? 0, seed: c.seed)
-        let examples = SequenceExamples(histories: training, length: c.length, mode: c.mode)
-        try model.fit(examples, validation: validation.targets.isEmpty ? nil : validation, kernels: kernels,
-                      progress: progress, epochDone: epochDone)
+        let (examples, validation) = trainingSet(histories, configuration: c)
+        try model.fit(examples, validation: validation, kernels: kernels, progress: progress, epochDone: epochDone)
         return model
+    }
+
+    /// The examples to train on and the validation set (nil without ``Configuration/validationUsers``)
+    /// that `configuration` asks for from `histories`.
+    public static func trainingSet(_ histories: [[Int32]], configuration c: Configuration) -> (SequenceExamples, Validation?) {
+        let (training, validation) = Validation.holdOut(histories, users: c.validationUsers ?? 0, seed: c.seed)
+        return (SequenceExamples(histories: training, length: c.length, mode: c.mode), validation.targets.isEmpty ? nil : validation)
     }
 
     /// Runs `configuration.epochs` epochs of shuffled mini-batches over `examples`, scoring
