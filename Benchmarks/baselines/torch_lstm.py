@@ -5,11 +5,13 @@ Same protocol as `movierec evaluate --split loo --models popularity,rnn`: each u
 padding 0) -> LSTM(H) -> dropout 0.4 -> Linear over all movies -> softmax cross-entropy; Adam (--lr, default 1e-3),
 --batch (default 256), torch.manual_seed(0), both cores. Modes: `last` (one sequence per user: the last L movies
 of the history, inputs = first L-1, target = last) and `windows` (histories cut from the end into
-windows of L movies overlapping by one; every position predicts the next movie). Evaluation: the
+windows of L movies whose ends are --step movies apart (default L-1: overlapping by one); each window
+predicts its last --step movies, so every movie but a user's first is a target once). Evaluation: the
 last L-1 movies of each history predict the held-out movie; full ranking over all movies with the
 history excluded; HR@10, NDCG@10, MRR, plus the same metrics for most-popular (train counts).
 
-Run: python3 Benchmarks/baselines/torch_lstm.py DATA_DIR [--mode last|windows] [--epochs N]
+Run: python3 Benchmarks/baselines/torch_lstm.py DATA_DIR [--mode last|windows] [--epochs N] [--length L] [--step S]
+MovieRec's default training is `--length 50 --step 19 --batch 64 --lr 3e-3`.
 """
 import argparse, math, os, time
 import numpy as np, pandas as pd, torch
@@ -19,6 +21,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("data"); ap.add_argument("--mode", default="windows"); ap.add_argument("--epochs", type=int, default=10)
 ap.add_argument("--length", type=int, default=20); ap.add_argument("--batch", type=int, default=256)
 ap.add_argument("--lr", type=float, default=1e-3); ap.add_argument("--no-eval", action="store_true")
+ap.add_argument("--step", type=int, default=None)
 a = ap.parse_args()
 torch.manual_seed(0); torch.set_num_threads(os.cpu_count())
 name = "ratings.csv" if os.path.exists(a.data + "/ratings.csv") else "rating.csv"
@@ -34,6 +37,7 @@ idx = np.searchsorted(item_ids, movies); known = (idx < n) & (item_ids[np.minimu
 hist = [idx[s:e - 1] for s, e in zip(starts[ok], ends[ok])]          # histories (item indices)
 target = np.array([idx[e - 1] if known[e - 1] else -1 for e in ends[ok]])
 L, T = a.length, a.length - 1
+S = min(max(1, a.step or T), T)
 X, Y = [], []
 for h in hist:
     if len(h) < 2: continue
@@ -44,9 +48,11 @@ for h in hist:
         end = len(h)
         while end >= 2:
             s = max(0, end - L); w = h[s:end]; inp = w[:-1] + 1; pad = T - len(inp)
-            X.append(np.r_[np.zeros(pad, int), inp]); Y.append(np.r_[np.full(pad, -100), w[1:]])
+            y = w[1:].copy()
+            if s > 0: y[:len(y) - S] = -100          # only the last S movies: the next window has the rest
+            X.append(np.r_[np.zeros(pad, int), inp]); Y.append(np.r_[np.full(pad, -100), y])
             if s == 0: break
-            end = s + 1
+            end -= S
 X = torch.tensor(np.array(X), dtype=torch.long); Y = torch.tensor(np.array(Y), dtype=torch.long)
 print(f"{len(hist)} users, {n} movies, {len(X)} sequences ({a.mode}), {(Y >= 0).sum().item()} targets", flush=True)
 

@@ -21,7 +21,8 @@ public struct PipelineBenchmark: Sendable {
     public var alsFactors = 64
     public var alsIterations = 3
     public var contentNeighbours = 10
-    /// The LSTM epoch's examples: `.last` is one sequence per user (the reference setup).
+    /// The LSTM epoch's examples: `.last` is the reference setup (one sequence of 20 per user,
+    /// batch 256), `.windows` the default configuration.
     public var sequenceMode: SequenceExamples.Mode = .last
     public var exportCount = 10
     public var seed: UInt64 = 0
@@ -75,16 +76,15 @@ public struct PipelineBenchmark: Sendable {
             return ((), "top-\(contentNeighbours) cosine of \(content.vectors.rows) movies × \(content.vectors.cols) dims")
         }
         try timed("LSTM epoch") { () -> ((), String) in
-            var c = SequenceRecommender.Configuration()
+            var c = sequenceMode == .last ? SequenceRecommender.Configuration.reference : SequenceRecommender.Configuration()
             c.epochs = 1
-            c.mode = sequenceMode
             c.seed = seed
             let histories = UserHistories(prepared.ratings, users: als.users, items: als.items).histories
-            let examples = SequenceExamples(histories: histories, length: c.length, mode: c.mode)
+            let examples = SequenceExamples(histories: histories, length: c.length, mode: c.mode, step: c.windowStep)
             var model = SequenceRecommender(configuration: c, network: try NextMovieNetwork(items: als.items.count, embedding: c.embedding,
                                                                                              hidden: c.hidden, seed: seed, kernels: kernels))
             try model.fit(examples, kernels: kernels)
-            return ((), "\(examples.count) sequences (\(sequenceMode.rawValue)), \(examples.targetCount) targets, \(als.items.count)-way softmax")
+            return ((), "\(examples.count) sequences (\(sequenceMode.rawValue) of \(c.length), batch \(c.batchSize)), \(examples.targetCount) targets, \(als.items.count)-way softmax")
         }
         try timed("export") { () -> ((), String) in
             let report = try BatchExport(count: exportCount).write(als, to: scratch.appendingPathComponent("bench-export-\(kernels.backend.rawValue).csv"),

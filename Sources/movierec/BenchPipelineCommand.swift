@@ -14,7 +14,8 @@ struct BenchPipeline: ParsableCommand {
         faster OpenBLAS ran) and the peak resident memory of the step. --preset generates MovieLens- \
         shaped synthetic data first (same files and shapes as the real release; not timed). ALS runs \
         --als-iterations iterations at 64 factors on the prepared ratings; the LSTM epoch uses one \
-        sequence per user (--lstm-mode last, the reference setup); export writes top-10 for every user.
+        sequence of 20 movies per user at batch 256 (--lstm-mode last, the reference setup; windows: \
+        the default training configuration); export writes top-10 for every user.
 
         Examples:
           movierec bench --preset small
@@ -27,7 +28,7 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Where --preset data is written (reused when it is already there; default: a temporary folder).") var synthDir: String?
     @Option(help: "Backends: openblas, swift or both.") var backend: BackendChoice = .both
     @Option(help: "ALS iterations.") var alsIterations = 3
-    @Option(help: "LSTM examples: last (one per user) or windows.") var lstmMode: SequenceExamples.Mode = .last
+    @Option(help: "LSTM examples: last (the reference setup: one sequence of 20 per user, batch 256) or windows (the default training configuration).") var lstmMode: SequenceExamples.Mode = .last
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Random seed.") var seed: UInt64 = 0

@@ -30,8 +30,10 @@ struct Train: ParsableCommand {
         floats), hybrid (content cosine blended with implicit ALS: --content-weight / --cf-weight, each \
         part min-max scaled to [0, 1] over the candidates of each query), rnn (LSTM next-movie model: \
         embedding → LSTM → dropout → softmax over all movies, trained with Adam on each user's history \
-        ordered by time; --sequence-mode windows trains on every position, last only on each user's \
-        last --sequence-length movies).
+        ordered by time; --sequence-mode windows, the default, predicts every movie of a history once \
+        from up to --sequence-length − 1 movies before it, in windows whose ends are --window-step apart; \
+        last only each user's last movie. The reference design is --sequence-mode last \
+        --sequence-length 20 --batch-size 256 --learning-rate 0.001).
 
         Examples:
           movierec train --data data/ml-latest-small --model hybrid --out /tmp/hybrid.model
@@ -41,7 +43,7 @@ struct Train: ParsableCommand {
         """)
 
     @Option(help: "MovieLens folder, or a folder written by movierec prepare.") var data = "data/ml-latest-small"
-    @Option(help: "als, ease or hybrid.") var model: ModelChoice = .hybrid
+    @Option(help: "hybrid, als, ease or rnn.") var model: ModelChoice = .hybrid
     @Option(help: "Model file to write.") var out: String
     @OptionGroup var hyper: ModelOptions
     @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
@@ -109,13 +111,17 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Hybrid: weight of the content part.") var contentWeight: Float = 0.8
     @Option(help: "Hybrid: weight of the collaborative part.") var cfWeight: Float = 0.2
     @Option(help: "rnn: epochs.") var epochs = 10
-    @Option(help: "rnn: movies per sequence window (inputs = this − 1).") var sequenceLength = 20
+    @Option(help: "rnn: movies per sequence window (inputs = this − 1; also how much of a history a recommendation reads; the reference design's is 20).")
+    var sequenceLength = 50
     @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
+    @Option(help: "rnn, windows mode: movies between the ends of consecutive windows, each window predicting only those (at most sequence length − 1: windows overlapping by one movie).")
+    var windowStep = 19
     @Option(help: "rnn: embedding size.") var embedding = 100
     @Option(help: "rnn: LSTM units.") var hidden = 128
     @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
     @Option(help: "rnn: mini-batch size (the reference design's is 256).") var batchSize = 64
     @Option(help: "rnn: Adam learning rate (the reference design's is 0.001).") var learningRate: Float = 3e-3
+    @Option(help: "rnn: scale gradients whose global L2 norm exceeds this down to it (0: no clipping).") var clipNorm: Float = 5
     @Option(help: "rnn: learning-rate schedule: constant, or cosine (decays to 0 over all epochs).")
     var schedule: SequenceRecommender.LearningRateSchedule = .constant
     @Option(help: "rnn: hold out the last movie of this many users (seeded) and score it after every epoch (0: none).")
@@ -129,6 +135,8 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError("rnn options: --sequence-length ≥ 2, sizes positive, --dropout in [0, 1)")
         }
         guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
+        guard clipNorm >= 0 else { throw ValidationError("--clip-norm must not be negative") }
+        guard windowStep > 0 else { throw ValidationError("--window-step must be positive") }
         guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
         guard validationUsers >= 0 else { throw ValidationError("--validation-users must not be negative") }
         if let p = patience {
@@ -154,11 +162,13 @@ struct ModelOptions: ParsableArguments {
         o.sequence.epochs = epochs
         o.sequence.length = sequenceLength
         o.sequence.mode = sequenceMode
+        o.sequence.windowStep = windowStep
         o.sequence.embedding = embedding
         o.sequence.hidden = hidden
         o.sequence.dropout = dropout
         o.sequence.batchSize = batchSize
         o.sequence.learningRate = learningRate
+        o.sequence.clipNorm = clipNorm
         o.sequence.seed = seed
         o.sequence.validationUsers = validationUsers > 0 ? validationUsers : nil
         o.sequence.patience = patience

@@ -137,7 +137,7 @@ struct CLITests {
         return small
     }
 
-    @Test("train --model rnn with validation users reports them every epoch; --patience alone is a usage error")
+    @Test("train --model rnn with validation users reports them every epoch; --patience alone or --window-step 0 is a usage error")
     func validation() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -151,6 +151,9 @@ struct CLITests {
         let bad = try run(["train", "--data", small.path, "--model", "rnn", "--patience", "2", "--out", model + ".2"])
         #expect(bad.status == 1 && bad.stderr.contains("--validation-users"), "\(bad.stderr)")
         #expect(!FileManager.default.fileExists(atPath: model + ".2"))
+        let step = try run(["train", "--data", small.path, "--model", "rnn", "--window-step", "0", "--out", model + ".3"])
+        #expect(step.status == 1 && step.stderr.contains("--window-step"), "\(step.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: model + ".3"))
     }
 
     @Test("bench --json has every pipeline step for each backend; run does the whole pipeline")

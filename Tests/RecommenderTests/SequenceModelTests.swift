@@ -35,7 +35,35 @@ struct SequenceModelTests {
         let windows = SequenceExamples(histories: [[0, 1, 2, 3, 4, 5, 6]], length: 3, mode: .windows)
         #expect(windows.tokens == [5, 6, 3, 4, 1, 2] && windows.targets == [5, 6, 3, 4, 1, 2])
         #expect(windows.targetCount == 6)
+        // Windows of 5 ending 2 apart: [5…9], [3…7], [1…5], [0…3]; each predicts only the movies the next one does not.
+        let stepped = SequenceExamples(histories: [Array(0...9)], length: 5, mode: .windows, step: 2)
+        #expect(stepped.tokens == [6, 7, 8, 9,  4, 5, 6, 7,  2, 3, 4, 5,  0, 1, 2, 3])
+        #expect(stepped.targets == [-1, -1, 8, 9,  -1, -1, 6, 7,  -1, -1, 4, 5,  -1, 1, 2, 3])
+        #expect(stepped.targetCount == 9)
+        #expect(SequenceExamples(histories: [Array(0...9)], length: 5, mode: .windows, step: 4).targets
+                == SequenceExamples(histories: [Array(0...9)], length: 5, mode: .windows).targets)
         #expect(SequenceExamples.inputTokens([3], steps: 3) == [0, 0, 4])
+    }
+
+    @Test("the default cuts windows of 50 every 19 movies; configurations saved before the step existed keep windows overlapping by one")
+    func windowStepDefaults() throws {
+        let c = SequenceRecommender.Configuration()
+        let history = [Array(Int32(0)..<200)]
+        let examples = SequenceExamples(histories: history, length: c.length, mode: c.mode, step: c.windowStep)
+        #expect(examples.steps == 49 && examples.targetCount == 199 && examples.count == 9)   // ⌈(199 − 49) / 19⌉ + 1
+        // Every target but the first window's is predicted from at least 30 movies.
+        for e in 0..<(examples.count - 1) {
+            let firstTarget = (0..<49).first { examples.targets[e * 49 + $0] >= 0 }
+            #expect(firstTarget == 30)
+        }
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as? [String: Any] ?? [:]
+        json["windowStep"] = nil
+        json["length"] = 20
+        let old = try JSONDecoder().decode(SequenceRecommender.Configuration.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(old.windowStep == nil)
+        #expect(SequenceExamples(histories: history, length: old.length, mode: old.mode, step: old.windowStep).targets
+                == SequenceExamples(histories: history, length: 20, mode: .windows, step: 19).targets)
+        #expect(SequenceRecommender.Configuration.reference.mode == .last && SequenceRecommender.Configuration.reference.length == 20)
     }
 
     /// A small network and batch with padding and targets at several positions.

@@ -18,9 +18,15 @@ public struct SequenceRecommender: Sendable {
         public var embedding = 100
         public var hidden = 128
         public var dropout: Float = 0.4
-        /// Movies per window: `length − 1` inputs.
-        public var length = 20
+        /// Movies per window: `length − 1` inputs, which is also how much of a history a
+        /// recommendation reads. 50, not the reference design's 20: with ``windowStep`` 19 every
+        /// target is predicted from 30–49 movies before it (README, "LSTM").
+        public var length = 50
         public var mode: SequenceExamples.Mode = .windows
+        /// Windows mode: movies between the ends of consecutive windows, each window predicting
+        /// only those (nil, as in files written before it: `length − 1`, windows overlapping by one
+        /// movie). 19 keeps as many examples, and so Adam steps, as windows of 20 did. See ``SequenceExamples``.
+        public var windowStep: Int? = 19
         public var epochs = 10
         /// 64, not the reference design's 256: four times the Adam steps per epoch, which is what
         /// made the model beat popularity (README, "LSTM"); `--batch-size 256 --learning-rate 0.001
@@ -38,11 +44,23 @@ public struct SequenceRecommender: Sendable {
         public var patience: Int?
         public init() {}
 
+        /// The reference design: each user's last 20 movies (19 inputs, 1 target), batch 256,
+        /// learning rate 1e-3, 10 epochs — the setup the PyTorch twin is compared on.
+        public static var reference: Configuration {
+            var c = Configuration()
+            c.mode = .last
+            c.length = 20
+            c.windowStep = nil
+            c.batchSize = 256
+            c.learningRate = 1e-3
+            return c
+        }
+
         func validate() throws {
             guard embedding > 0, hidden > 0, length >= 2, epochs >= 0, batchSize > 0, learningRate > 0,
-                  (0..<1).contains(dropout), clipNorm >= 0 else {
+                  (0..<1).contains(dropout), clipNorm >= 0, (windowStep ?? 1) > 0 else {
                 throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
-                                                         detail: "sizes and epochs must be positive, length ≥ 2, dropout in [0, 1)")
+                                                         detail: "sizes, epochs and window step must be positive, length ≥ 2, dropout in [0, 1)")
             }
             guard (validationUsers ?? 0) >= 0, (patience ?? 1) > 0 else {
                 throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
@@ -174,7 +192,7 @@ public struct SequenceRecommender: Sendable {
     /// that `configuration` asks for from `histories`.
     public static func trainingSet(_ histories: [[Int32]], configuration c: Configuration) -> (SequenceExamples, Validation?) {
         let (training, validation) = Validation.holdOut(histories, users: c.validationUsers ?? 0, seed: c.seed)
-        return (SequenceExamples(histories: training, length: c.length, mode: c.mode), validation.targets.isEmpty ? nil : validation)
+        return (SequenceExamples(histories: training, length: c.length, mode: c.mode, step: c.windowStep), validation.targets.isEmpty ? nil : validation)
     }
 
     /// Runs `configuration.epochs` epochs of shuffled mini-batches over `examples`, scoring

@@ -52,32 +52,37 @@ public struct SequenceExamples: Sendable {
     public var targetCount: Int { targets.lazy.filter { $0 >= 0 }.count }
 
     /// Cuts examples of windows of `length` movies from `histories` (users with fewer than two movies give none).
-    public init(histories: [[Int32]], length: Int, mode: Mode) {
+    ///
+    /// In `.windows` mode consecutive windows end `step` movies apart (nil: `length − 1`, so they
+    /// overlap by one movie) and each window predicts only its last `step` movies — the ones the
+    /// next window does not cover — so every movie but a user's first is a target exactly once,
+    /// and with `step` < `length − 1` each target sees at least `length − 1 − step` movies before it.
+    public init(histories: [[Int32]], length: Int, mode: Mode, step: Int? = nil) {
         let steps = max(1, length - 1)
+        let step = min(max(1, step ?? steps), steps)
         var tokens = [Int32](), targets = [Int32]()
-        func add(_ window: ArraySlice<Int32>, everyPosition: Bool) {
-            // window holds up to `length` items; inputs = all but the last, right-aligned.
+        /// Adds `window` (up to `length` items); the items at `firstTarget` (an index into the
+        /// history) and after are targets of the input before them.
+        func add(_ window: ArraySlice<Int32>, firstTarget: Int) {
             let inputs = window.dropLast(), pad = steps - inputs.count
             tokens += [Int32](repeating: 0, count: pad) + inputs.map { $0 + 1 }
             var t = [Int32](repeating: -1, count: steps)
-            if everyPosition {
-                for (k, next) in window.dropFirst().enumerated() { t[pad + k] = next }
-            } else if let last = window.last {
-                t[steps - 1] = last
+            for i in max(firstTarget, window.startIndex + 1)..<window.endIndex {
+                t[pad + i - window.startIndex - 1] = window[i]
             }
             targets += t
         }
         for h in histories where h.count >= 2 {
             switch mode {
             case .last:
-                add(h.suffix(length), everyPosition: false)
+                add(h.suffix(length), firstTarget: h.count - 1)
             case .windows:
                 var end = h.count
                 while end >= 2 {
                     let start = max(0, end - length)
-                    add(h[start..<end], everyPosition: true)
+                    add(h[start..<end], firstTarget: start == 0 ? 1 : end - step)
                     if start == 0 { break }
-                    end = start + 1   // windows overlap by one movie, so every movie but the first is a target once
+                    end -= step
                 }
             }
         }
