@@ -29,8 +29,7 @@ public struct SequenceRecommender: Sendable {
         public var windowStep: Int? = 19
         public var epochs = 10
         /// 64, not the reference design's 256: four times the Adam steps per epoch, which is what
-        /// made the model beat popularity (README, "LSTM"); `--batch-size 256 --learning-rate 0.001
-        /// --sequence-mode last` is the reference setup.
+        /// made the model beat popularity (README, "LSTM"); ``reference`` is the reference setup.
         public var batchSize = 64
         public var learningRate: Float = 3e-3
         public var clipNorm: Float = 5
