@@ -143,7 +143,7 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let small = try Self.slice(in: dir)
         let model = dir.appendingPathComponent("rnn.model").path
-        let t = try run(["train", "--data", small.path, "--model", "rnn", "--sequence-mode", "last", "--epochs", "2",
+        let t = try run(["train", "--data", small.path, "--model", "rnn", "--sequence-mode", "last", "--sequence-length", "20", "--epochs", "2",
                          "--validation-users", "30", "--patience", "1", "--out", model])
         #expect(t.status == 0, "\(t.stderr)")
         #expect(t.stderr.contains("30 users' last movies held out for validation"), "\(t.stderr)")
