@@ -82,7 +82,7 @@ public struct PipelineBenchmark: Sendable {
             let histories = UserHistories(prepared.ratings, users: als.users, items: als.items).histories
             let examples = SequenceExamples(histories: histories, length: c.length, mode: c.mode, step: c.windowStep)
             var model = SequenceRecommender(configuration: c, network: try NextMovieNetwork(items: als.items.count, embedding: c.embedding,
-                                                                                             hidden: c.hidden, seed: seed, kernels: kernels))
+                                                                                             hidden: c.hidden, seed: seed, initialisation: c.initialisation ?? .glorot, kernels: kernels))
             try model.fit(examples, kernels: kernels)
             return ((), "\(examples.count) sequences (\(sequenceMode.rawValue) of \(c.length), batch \(c.batchSize)), \(examples.targetCount) targets, \(als.items.count)-way softmax")
         }

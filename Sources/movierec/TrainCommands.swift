@@ -33,7 +33,7 @@ struct Train: ParsableCommand {
         ordered by time; --sequence-mode windows, the default, predicts every movie of a history once \
         from up to --sequence-length − 1 movies before it, in windows whose ends are --window-step apart; \
         last only each user's last movie. The reference design is --sequence-mode last \
-        --sequence-length 20 --batch-size 256 --learning-rate 0.001).
+        --sequence-length 20 --batch-size 256 --learning-rate 0.001 --initialisation glorot).
 
         Examples:
           movierec train --data data/ml-latest-small --model hybrid --out /tmp/hybrid.model
@@ -121,6 +121,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
     @Option(help: "rnn: mini-batch size (the reference design's is 256).") var batchSize = 64
     @Option(help: "rnn: Adam learning rate (the reference design's is 0.001).") var learningRate: Float = 3e-3
+    @Option(help: "rnn: initial weights: uniform (PyTorch's defaults, ±1/√hidden) or glorot (Glorot / orthogonal, forget bias 1: the reference design's).")
+    var initialisation: NextMovieNetwork.Initialisation = .uniform
     @Option(help: "rnn: scale gradients whose global L2 norm exceeds this down to it (0: no clipping).") var clipNorm: Float = 5
     @Option(help: "rnn: learning-rate schedule: constant, or cosine (decays to 0 over all epochs).")
     var schedule: SequenceRecommender.LearningRateSchedule = .constant
@@ -169,6 +171,7 @@ struct ModelOptions: ParsableArguments {
         o.sequence.batchSize = batchSize
         o.sequence.learningRate = learningRate
         o.sequence.clipNorm = clipNorm
+        o.sequence.initialisation = initialisation
         o.sequence.seed = seed
         o.sequence.validationUsers = validationUsers > 0 ? validationUsers : nil
         o.sequence.patience = patience
@@ -283,3 +286,4 @@ struct Similar: ParsableCommand {
 }
 extension SequenceExamples.Mode: ExpressibleByArgument {}
 extension SequenceRecommender.LearningRateSchedule: ExpressibleByArgument {}
+extension NextMovieNetwork.Initialisation: ExpressibleByArgument {}

@@ -58,12 +58,31 @@ struct SequenceModelTests {
         }
         var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(c)) as? [String: Any] ?? [:]
         json["windowStep"] = nil
+        json["initialisation"] = nil
         json["length"] = 20
         let old = try JSONDecoder().decode(SequenceRecommender.Configuration.self, from: JSONSerialization.data(withJSONObject: json))
-        #expect(old.windowStep == nil)
+        #expect(old.windowStep == nil && old.initialisation == nil && c.initialisation == .uniform)
         #expect(SequenceExamples(histories: history, length: old.length, mode: old.mode, step: old.windowStep).targets
                 == SequenceExamples(histories: history, length: 20, mode: .windows, step: 19).targets)
-        #expect(SequenceRecommender.Configuration.reference.mode == .last && SequenceRecommender.Configuration.reference.length == 20)
+        #expect(SequenceRecommender.Configuration.reference.mode == .last && SequenceRecommender.Configuration.reference.length == 20
+                && SequenceRecommender.Configuration.reference.initialisation == .glorot)
+    }
+
+    @Test("uniform initialisation draws every weight within ±1/√H (gate bias within ±2/√H), seeded; Glorot keeps forget bias 1")
+    func initialisation() throws {
+        let kernels = allKernels[0]
+        let u = try NextMovieNetwork(items: 30, embedding: 6, hidden: 16, seed: 5, initialisation: .uniform, kernels: kernels)
+        let again = try NextMovieNetwork(items: 30, embedding: 6, hidden: 16, seed: 5, initialisation: .uniform, kernels: kernels)
+        #expect(u.parameters == again.parameters)
+        let l = u.layout, k: Float = 0.25
+        for range in [l.wx, l.wh, l.wo, l.bo] {
+            #expect(u.parameters[range].allSatisfy { abs($0) <= k } && u.parameters[range].contains { abs($0) > k / 2 })
+        }
+        #expect(u.parameters[l.b].allSatisfy { abs($0) <= 2 * k } && u.parameters[l.b].contains { abs($0) > k })
+        #expect(u.parameters[l.embedding].prefix(6).allSatisfy { $0 == 0 })   // the padding row
+        let g = try NextMovieNetwork(items: 30, embedding: 6, hidden: 16, seed: 5, initialisation: .glorot, kernels: kernels)
+        #expect(g.parameters[l.b].enumerated().allSatisfy { $0.element == ((16..<32).contains($0.offset) ? 1 : 0) })
+        #expect(g.parameters[l.bo].allSatisfy { $0 == 0 })
     }
 
     /// A small network and batch with padding and targets at several positions.

@@ -9,7 +9,7 @@ import LinearAlgebra
 ///     embedding  (V + 1) × E     row 0 is the padding token, kept at zero
 ///     wx         E × 4H          input weights of the gates i, f, g, o (side by side)
 ///     wh         H × 4H          recurrent weights
-///     b          4H              gate biases (forget gate starts at 1)
+///     b          4H              gate biases
 ///     wo         H × V, bo  V    the output layer
 ///
 /// Forward: `Zx = X·wx` for all steps in one GEMM; then per step `Z_t = Zx_t + b + h_{t−1}·wh`
@@ -37,10 +37,23 @@ public struct NextMovieNetwork: Sendable {
         }
     }
 
-    /// Glorot-uniform input and output weights, orthogonal recurrent weights, standard normal
-    /// embeddings (as PyTorch's `nn.Embedding`: every movie starts distinguishable, which matters
-    /// because a rare movie's row is updated only in the batches it appears in), forget-gate bias 1 — seeded.
-    public init(items: Int, embedding: Int, hidden: Int, seed: UInt64, kernels: any Kernels) throws {
+    /// How the weights start.
+    public enum Initialisation: String, Sendable, Codable, Hashable, CaseIterable {
+        /// Glorot-uniform input and output weights, orthogonal recurrent weights, forget-gate bias 1,
+        /// other biases 0 — the reference design's "Glorot / orthogonal as usual".
+        case glorot
+        /// PyTorch's defaults for `nn.LSTM` and `nn.Linear`: every LSTM weight uniform in ±1/√H,
+        /// the gate bias the sum of two such draws (PyTorch keeps `b_ih` and `b_hh`), the output
+        /// weights and bias uniform in ±1/√H. It trains the windows mode better on real data
+        /// (README, "LSTM").
+        case uniform
+    }
+
+    /// Seeded initial weights by `initialisation`, with standard normal embeddings in either
+    /// scheme (as PyTorch's `nn.Embedding`: every movie starts distinguishable, which matters
+    /// because a rare movie's row is updated only in the batches it appears in).
+    public init(items: Int, embedding: Int, hidden: Int, seed: UInt64, initialisation: Initialisation = .glorot,
+                kernels: any Kernels) throws {
         self.items = items
         self.embedding = embedding
         self.hidden = hidden
@@ -49,12 +62,23 @@ public struct NextMovieNetwork: Sendable {
         var g = SeededGenerator(seed: seed)
         func uniform(_ range: Range<Int>, limit: Float) { for i in range { p[i] = (g.nextUnitFloat() * 2 - 1) * limit } }
         for i in l.embedding.lowerBound + embedding..<l.embedding.upperBound { p[i] = Float(g.nextGaussian()) }
-        uniform(l.wx, limit: (6 / Float(embedding + 4 * hidden)).squareRoot())
-        let gaussian = Matrix.gaussian(rows: 4 * hidden, cols: hidden, using: &g)
-        let q = try gaussian.withView { try kernels.orthonormalBasis($0) }
-        for r in 0..<hidden { for c in 0..<4 * hidden { p[l.wh.lowerBound + r * 4 * hidden + c] = q[c, r] } }
-        for j in hidden..<2 * hidden { p[l.b.lowerBound + j] = 1 }
-        uniform(l.wo, limit: (6 / Float(hidden + items)).squareRoot())
+        switch initialisation {
+        case .glorot:
+            uniform(l.wx, limit: (6 / Float(embedding + 4 * hidden)).squareRoot())
+            let gaussian = Matrix.gaussian(rows: 4 * hidden, cols: hidden, using: &g)
+            let q = try gaussian.withView { try kernels.orthonormalBasis($0) }
+            for r in 0..<hidden { for c in 0..<4 * hidden { p[l.wh.lowerBound + r * 4 * hidden + c] = q[c, r] } }
+            for j in hidden..<2 * hidden { p[l.b.lowerBound + j] = 1 }
+            uniform(l.wo, limit: (6 / Float(hidden + items)).squareRoot())
+        case .uniform:
+            let k = 1 / Float(hidden).squareRoot()
+            uniform(l.wx, limit: k)
+            uniform(l.wh, limit: k)
+            uniform(l.b, limit: k)
+            for i in l.b { p[i] += (g.nextUnitFloat() * 2 - 1) * k }
+            uniform(l.wo, limit: k)
+            uniform(l.bo, limit: k)
+        }
         parameters = p
     }
 

@@ -33,6 +33,9 @@ public struct SequenceRecommender: Sendable {
         public var batchSize = 64
         public var learningRate: Float = 3e-3
         public var clipNorm: Float = 5
+        /// How the weights start (nil, as in files written before it: `.glorot`). `.uniform`
+        /// (PyTorch's defaults) by default; ``reference`` keeps the reference design's Glorot / orthogonal.
+        public var initialisation: NextMovieNetwork.Initialisation? = .uniform
         public var seed: UInt64 = 0
         /// How the learning rate moves over training (nil: constant, the files written before it).
         public var schedule: LearningRateSchedule?
@@ -44,7 +47,7 @@ public struct SequenceRecommender: Sendable {
         public init() {}
 
         /// The reference design: each user's last 20 movies (19 inputs, 1 target), batch 256,
-        /// learning rate 1e-3, 10 epochs — the setup the PyTorch twin is compared on.
+        /// learning rate 1e-3, 10 epochs, Glorot / orthogonal weights — the setup the PyTorch twin is compared on.
         public static var reference: Configuration {
             var c = Configuration()
             c.mode = .last
@@ -52,6 +55,7 @@ public struct SequenceRecommender: Sendable {
             c.windowStep = nil
             c.batchSize = 256
             c.learningRate = 1e-3
+            c.initialisation = .glorot
             return c
         }
 
@@ -181,7 +185,7 @@ public struct SequenceRecommender: Sendable {
         try c.validate()
         var model = SequenceRecommender(configuration: c,
                                         network: try NextMovieNetwork(items: items, embedding: c.embedding, hidden: c.hidden,
-                                                                      seed: c.seed, kernels: kernels))
+                                                                      seed: c.seed, initialisation: c.initialisation ?? .glorot, kernels: kernels))
         let (examples, validation) = trainingSet(histories, configuration: c)
         try model.fit(examples, validation: validation, kernels: kernels, progress: progress, epochDone: epochDone)
         return model
