@@ -80,11 +80,10 @@ public struct PipelineBenchmark: Sendable {
             c.epochs = 1
             c.seed = seed
             let histories = UserHistories(prepared.ratings, users: als.users, items: als.items).histories
-            let examples = SequenceExamples(histories: histories, length: c.length, mode: c.mode, step: c.windowStep)
-            var model = SequenceRecommender(configuration: c, network: try NextMovieNetwork(items: als.items.count, embedding: c.embedding,
-                                                                                             hidden: c.hidden, seed: seed, initialisation: c.initialisation ?? .glorot, kernels: kernels))
+            let (examples, _) = SequenceRecommender.trainingSet(histories, configuration: c)
+            var model = try SequenceRecommender(untrained: c, items: als.items.count, kernels: kernels)
             try model.fit(examples, kernels: kernels)
-            return ((), "\(examples.count) sequences (\(sequenceMode.rawValue) of \(c.length), batch \(c.batchSize)), \(examples.targetCount) targets, \(als.items.count)-way softmax")
+            return ((), "\(examples.count) sequences (\(c.examplesLabel), batch \(c.batchSize)), \(examples.targetCount) targets, \(als.items.count)-way softmax")
         }
         try timed("export") { () -> ((), String) in
             let report = try BatchExport(count: exportCount).write(als, to: scratch.appendingPathComponent("bench-export-\(kernels.backend.rawValue).csv"),

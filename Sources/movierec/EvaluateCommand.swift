@@ -127,7 +127,7 @@ struct Evaluate: ParsableCommand {
         }
         if chosen.contains(.rnn) {
             let c = options.sequence
-            try timed("LSTM (\(c.mode.rawValue) of \(c.length)\(c.mode == .windows ? c.windowStep.map { " step \($0)" } ?? "" : ""), \(c.epochs) epochs\(c.schedule == .cosine ? ", cosine lr" : "")\((c.initialisation ?? .glorot) == .glorot ? ", Glorot init" : ""))") { try evaluation.evaluate(try trained(.sequence, options), kernels: kernels) }
+            try timed("LSTM (\(c.examplesLabel), \(c.epochs) epochs\(c.schedule == .cosine ? ", cosine lr" : "")\((c.initialisation ?? .glorot) == .glorot ? ", Glorot init" : ""))") { try evaluation.evaluate(try trained(.sequence, options), kernels: kernels) }
         }
         var bias = BiasBaseline()
         let (biasRMSE, biasMAE) = evaluation.biasBaseline(&bias, split: ratingSplit)

@@ -66,6 +66,8 @@ struct SequenceModelTests {
                 == SequenceExamples(histories: history, length: 20, mode: .windows, step: 19).targets)
         #expect(SequenceRecommender.Configuration.reference.mode == .last && SequenceRecommender.Configuration.reference.length == 20
                 && SequenceRecommender.Configuration.reference.initialisation == .glorot)
+        #expect(c.examplesLabel == "windows of 50 every 19" && old.examplesLabel == "windows of 20 every 19"
+                && SequenceRecommender.Configuration.reference.examplesLabel == "last of 20")
     }
 
     @Test("uniform initialisation draws every weight within ±1/√H (gate bias within ±2/√H), seeded; Glorot keeps forget bias 1")

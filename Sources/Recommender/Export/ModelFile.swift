@@ -133,10 +133,9 @@ public struct TrainedModel: Sendable {
             let c = options.sequence
             let histories = UserHistories(ratings, users: users, items: items).histories
             let (examples, validation) = SequenceRecommender.trainingSet(histories, configuration: c)
-            progress(.line("sequences: \(examples.count) examples (\(c.mode.rawValue), \(c.length) movies\(c.windowStep.map { ", step \($0)" } ?? "")), \(examples.targetCount) targets; \(items.count)-way softmax"
+            progress(.line("sequences: \(examples.count) examples (\(c.examplesLabel)), \(examples.targetCount) targets; \(items.count)-way softmax"
                            + (validation.map { "; \($0.targets.count) users' last movies held out for validation" } ?? "")))
-            var net = SequenceRecommender(configuration: c, network: try NextMovieNetwork(items: items.count, embedding: c.embedding, hidden: c.hidden,
-                                                                                           seed: c.seed, initialisation: c.initialisation ?? .glorot, kernels: kernels))
+            var net = try SequenceRecommender(untrained: c, items: items.count, kernels: kernels)
             var epoch = 1
             try net.fit(examples, validation: validation, kernels: kernels, progress: { done, total, loss in
                 progress(.batch(epoch: epoch, done: done, total: total, loss: loss))

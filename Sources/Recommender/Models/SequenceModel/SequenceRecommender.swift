@@ -59,6 +59,14 @@ public struct SequenceRecommender: Sendable {
             return c
         }
 
+        /// How examples are cut, for reports: "windows of 50 every 19" or "last of 20".
+        public var examplesLabel: String {
+            switch mode {
+            case .last: "last of \(length)"
+            case .windows: "windows of \(length) every \(SequenceExamples.windowStep(windowStep, length: length))"
+            }
+        }
+
         func validate() throws {
             guard embedding > 0, hidden > 0, length >= 2, epochs >= 0, batchSize > 0, learningRate > 0,
                   (0..<1).contains(dropout), clipNorm >= 0, (windowStep ?? 1) > 0 else {
@@ -177,15 +185,22 @@ public struct SequenceRecommender: Sendable {
         self.network = network
     }
 
+    /// A model over `items` movies with the seeded initial weights `configuration` asks for (files
+    /// written before ``Configuration/initialisation`` existed were trained from `.glorot`).
+    public init(untrained configuration: Configuration, items: Int, kernels: any Kernels) throws {
+        self.configuration = configuration
+        network = try NextMovieNetwork(items: items, embedding: configuration.embedding, hidden: configuration.hidden,
+                                       seed: configuration.seed, initialisation: configuration.initialisation ?? .glorot,
+                                       kernels: kernels)
+    }
+
     /// Trains on `histories` (item indices, oldest first) over `items` movies. `progress(done,
     /// total, meanLoss)` hears each batch; `epochDone` each epoch.
     public static func train(histories: [[Int32]], items: Int, configuration c: Configuration, kernels: any Kernels,
                              progress: (_ batch: Int, _ batches: Int, _ loss: Double) -> Void = { _, _, _ in },
                              epochDone: (Epoch) -> Void = { _ in }) throws -> SequenceRecommender {
         try c.validate()
-        var model = SequenceRecommender(configuration: c,
-                                        network: try NextMovieNetwork(items: items, embedding: c.embedding, hidden: c.hidden,
-                                                                      seed: c.seed, initialisation: c.initialisation ?? .glorot, kernels: kernels))
+        var model = try SequenceRecommender(untrained: c, items: items, kernels: kernels)
         let (examples, validation) = trainingSet(histories, configuration: c)
         try model.fit(examples, validation: validation, kernels: kernels, progress: progress, epochDone: epochDone)
         return model

@@ -59,7 +59,7 @@ public struct SequenceExamples: Sendable {
     /// and with `step` < `length − 1` each target sees at least `length − 1 − step` movies before it.
     public init(histories: [[Int32]], length: Int, mode: Mode, step: Int? = nil) {
         let steps = max(1, length - 1)
-        let step = min(max(1, step ?? steps), steps)
+        let step = Self.windowStep(step, length: length)
         var tokens = [Int32](), targets = [Int32]()
         /// Adds `window` (up to `length` items); the items at `firstTarget` (an index into the
         /// history) and after are targets of the input before them.
@@ -89,6 +89,13 @@ public struct SequenceExamples: Sendable {
         self.steps = steps
         self.tokens = tokens
         self.targets = targets
+    }
+
+    /// The movies between the ends of consecutive windows that `step` means for windows of
+    /// `length`: clamped to 1…`length − 1`, nil giving `length − 1` (windows overlapping by one).
+    public static func windowStep(_ step: Int?, length: Int) -> Int {
+        let steps = max(1, length - 1)
+        return min(max(1, step ?? steps), steps)
     }
 
     /// The input tokens of one query: the last `steps` items of `history`, left-padded.
