@@ -57,7 +57,7 @@ let package = Package(
         // MARK: - Unit test bundles
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "MovieLensTests", dependencies: ["MovieLens", "LinearAlgebra"]),
-        .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "MovieLens", "LinearAlgebra"]),
+        .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "MovieLens", "LinearAlgebra"], exclude: ["Fixtures"]),
         .testTarget(name: "MovieRecCLITests", dependencies: ["movierec"]),
     ]
 )

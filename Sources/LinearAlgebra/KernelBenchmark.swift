@@ -81,7 +81,7 @@ public enum KernelBenchmark {
     /// The standard suite: GEMM at n = 256…2048 on all threads and n = 1024 on one thread, SYRK,
     /// the ALS-shaped batch of 64×64 SPD solves, Householder QR, full SVD and the truncated SVD of
     /// a genome-shaped 10,000 × 1,128 matrix. `quick` shrinks every size for smoke tests.
-    public static func standardCases(threads: Int = Backend.defaultThreads, quick: Bool = false) -> [Case] {
+    public static func standardCases(threads: Int = Parallel.cores, quick: Bool = false) -> [Case] {
         var cases = [Case]()
         let gemmSizes = quick ? [64, 128] : [256, 512, 1024, 2048]
         for n in gemmSizes { cases.append(gemm(n, threads: threads)) }

@@ -101,12 +101,10 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     /// OpenBLAS when compiled in, else pure Swift.
     public static var `default`: Backend { Backend.openblas.isAvailable ? .openblas : .swift }
 
-    /// The number of cores this process may use.
-    public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// Kernels of this backend using at most `threads` threads per call.
     /// - Throws: ``LinearAlgebraError/backendUnavailable(_:)`` for OpenBLAS in a build without it.
-    public func makeKernels(threads: Int = Backend.defaultThreads) throws -> any Kernels {
+    public func makeKernels(threads: Int = Parallel.cores) throws -> any Kernels {
         let threads = max(1, threads)
         switch self {
         case .swift:

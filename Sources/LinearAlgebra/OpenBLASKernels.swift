@@ -11,7 +11,7 @@ public struct OpenBLASKernels: Kernels {
     public let threads: Int
 
     /// Kernels using `threads` OpenBLAS threads (sets OpenBLAS's process-wide thread count).
-    public init(threads: Int = Backend.defaultThreads) {
+    public init(threads: Int = Parallel.cores) {
         self.threads = max(1, threads)
         openblas_set_num_threads(Int32(self.threads))
         // Inputs are checked for NaN/∞ where it matters before LAPACK sees them; LAPACKE's own

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import Synchronization
 
@@ -11,6 +12,9 @@ import Synchronization
 /// Parallel.forEach(count: rows, threads: 2) { i in out.pointer[i] = f(i) }
 /// ```
 public enum Parallel {
+    /// The number of cores this process may use: every thread count's default.
+    public static var cores: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
     /// Calls `body(i)` for every `i` in `0..<count`, on up to `threads` threads.
     public static func forEach(count: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
         guard count > 0 else { return }

@@ -7,7 +7,7 @@ public struct SwiftKernels: Kernels {
     public let threads: Int
 
     /// Kernels that use at most `threads` threads per call.
-    public init(threads: Int = Backend.defaultThreads) {
+    public init(threads: Int = Parallel.cores) {
         self.threads = max(1, threads)
     }
 

@@ -167,7 +167,7 @@ struct ChunkedCSVReader {
     let header: CSVHeader
     var chunkSize = 8 << 20
     var maxLineLength = 1 << 20
-    var threads = Backend.defaultThreads
+    var threads = Parallel.cores
 
     /// Where each chunk's rows go.
     struct Plan {

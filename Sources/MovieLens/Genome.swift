@@ -21,7 +21,7 @@ public struct Genome: Sendable {
     /// given), are skipped and counted in the report's `unknownReferencesSkipped`.
     /// - Complexity: O(rows) parsing plus O(movies × tags) for the matrix.
     public static func load(scores: URL, tags: URL, knownMovies: IDMap? = nil, policy: ErrorPolicy = .strict,
-                            threads: Int = Backend.defaultThreads) throws -> (Genome, [LoadReport]) {
+                            threads: Int = Parallel.cores) throws -> (Genome, [LoadReport]) {
         let tagFile = try InputFile(path: tags.path, name: tags.lastPathComponent)
         var tagReport = LoadReport(file: tagFile.name)
         let tagHeader = try CSVHeader.read(tagFile, dialect: .csv).columns

@@ -17,7 +17,7 @@ public struct IDMap: Sendable, Equatable {
 
     /// The map over the distinct values of `ids` (any order, duplicates allowed).
     /// - Complexity: O(n + max id) with the direct table, else O(n log n).
-    public init<S: Sequence>(_ values: S, threads: Int = Backend.defaultThreads) where S.Element == Int32 {
+    public init<S: Sequence>(_ values: S, threads: Int = Parallel.cores) where S.Element == Int32 {
         let array = (values as? [Int32]) ?? Array(values)
         let (minID, maxID) = IDMap.range(of: array, threads: threads)
         if !array.isEmpty && minID >= 0 && maxID < 1 << 26 {

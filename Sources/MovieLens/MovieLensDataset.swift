@@ -24,7 +24,7 @@ public struct MovieLensDataset: Sendable {
     /// What to read and how strictly.
     public struct Options: Sendable {
         public var policy: ErrorPolicy = .strict
-        public var threads: Int = Backend.defaultThreads
+        public var threads: Int = Parallel.cores
         public var loadTags = true
         public var loadLinks = true
         public var loadGenome = true

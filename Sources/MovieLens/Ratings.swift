@@ -37,7 +37,7 @@ public struct Ratings: Sendable, Equatable {
 
     /// The ratings at `indices`, in that order (gathered in parallel).
     /// - Complexity: O(indices.count).
-    public func subset(_ indices: [Int], threads: Int = Backend.defaultThreads) -> Ratings {
+    public func subset(_ indices: [Int], threads: Int = Parallel.cores) -> Ratings {
         func gather<T: Sendable>(_ column: [T]) -> [T] {
             [T](count: indices.count, threads: threads) { column[indices[$0]] }
         }
@@ -59,7 +59,7 @@ extension Ratings {
     /// - Complexity: O(file size) parsing on all cores; duplicate detection is free for files sorted
     ///   by (user, movie) as GroupLens ships them, O(n log n) otherwise.
     public static func load(_ url: URL, format: DatasetFiles.Format, policy: ErrorPolicy = .strict,
-                            threads: Int = Backend.defaultThreads) throws -> (Ratings, LoadReport) {
+                            threads: Int = Parallel.cores) throws -> (Ratings, LoadReport) {
         try load(url, format: format, policy: policy, threads: threads, chunkSize: 8 << 20)
     }
 

@@ -28,7 +28,7 @@ public struct SparseMatrix: Sendable, Equatable {
     /// ``Ratings/dropDuplicatesKeepingLatest()``). Negative indices are not allowed.
     /// - Complexity: O(nnz + rows + cols).
     public init(rows: Int, cols: Int, rowIndices: [Int32], colIndices: [Int32], values: [Float],
-                threads: Int = Backend.defaultThreads) {
+                threads: Int = Parallel.cores) {
         precondition(rowIndices.count == colIndices.count && colIndices.count == values.count, "coordinate arrays differ in length")
         let n = values.count
         if let starts = SparseMatrix.rowStartsIfSorted(rows: rows, rowIndices: rowIndices, colIndices: colIndices, threads: threads) {
@@ -69,7 +69,7 @@ public struct SparseMatrix: Sendable, Equatable {
 
     /// The row offsets, when the triples are already sorted by row and then strictly by column.
     static func rowStartsIfSorted(rows: Int, rowIndices: [Int32], colIndices: [Int32],
-                                  threads: Int = Backend.defaultThreads) -> [Int]? {
+                                  threads: Int = Parallel.cores) -> [Int]? {
         let n = rowIndices.count
         let parts = Parallel.split(n, parts: n < 1 << 16 ? 1 : threads)
         // Each part checks its own order and counts its rows; the seams are checked after.
@@ -146,7 +146,7 @@ public struct SparseMatrix: Sendable, Equatable {
     /// The transpose (CSR of the transpose = CSC of this matrix), by one counting sort; rows of
     /// the result have ascending columns because this matrix's rows are visited in order.
     /// - Complexity: O(nnz + rows + cols).
-    public func transposed(threads: Int = Backend.defaultThreads) -> SparseMatrix {
+    public func transposed(threads: Int = Parallel.cores) -> SparseMatrix {
         let n = nonzeros
         // Split the rows into parts; each part counts its entries per column, so that every
         // (column, part) pair gets its own write cursor and the parts scatter in parallel, stably.
@@ -238,7 +238,7 @@ public struct RatingMatrix: Sendable {
     /// `movies` defaults to the movies that have ratings; pass the catalogue's map to keep unrated
     /// movies as empty columns. Ratings of movies not in `movies` are an error naming the first one.
     /// - Complexity: O(nnz + users + movies).
-    public init(ratings: Ratings, movies: IDMap? = nil, threads: Int = Backend.defaultThreads) throws {
+    public init(ratings: Ratings, movies: IDMap? = nil, threads: Int = Parallel.cores) throws {
         let users = IDMap(ratings.userIDs, threads: threads)
         let movieMap = movies ?? IDMap(ratings.movieIDs, threads: threads)
         let rowIdx = users.indices(of: ratings.userIDs, threads: threads)

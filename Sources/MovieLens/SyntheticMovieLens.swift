@@ -85,7 +85,7 @@ public struct SyntheticMovieLens: Sendable {
     public var includeGenome = true
     /// Write CRLF line ends (as the real ml-latest-small does) instead of LF.
     public var crlf = false
-    public var threads = Backend.defaultThreads
+    public var threads = Parallel.cores
 
     public init(preset: Preset, seed: UInt64) {
         self.preset = preset

@@ -67,7 +67,7 @@ public struct PipelineBenchmark: Sendable {
         options.solver = .cholesky
         options.seed = seed
         let als = try timed("ALS train") { () -> (TrainedModel, String) in
-            let m = try TrainedModel.train(kind: .implicitALS, ratings: prepared.ratings, movies: movies, options: options, kernels: kernels)
+            let m = try TrainedModel.train(ImplicitALS.self, ratings: prepared.ratings, movies: movies, options: options, kernels: kernels)
             return (m, "\(alsFactors) factors, \(alsIterations) iterations, Cholesky rows")
         }
         try timed("content neighbours") { () -> ((), String) in

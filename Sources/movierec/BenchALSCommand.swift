@@ -19,6 +19,7 @@ struct BenchALS: ParsableCommand {
         """)
 
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Option(help: "Latent factors.") var factors = 64
     @Option(help: "Regularisation λ.") var regularization: Float = 0.05
@@ -31,13 +32,13 @@ struct BenchALS: ParsableCommand {
 
     func run() throws {
         let files = try DatasetFiles.discover(in: dataOptions.url)
-        let (ratings, _) = try Ratings.load(files.ratings, format: files.format, policy: dataOptions.loadOptions.policy,
-                                            threads: dataOptions.loadOptions.threads)
+        let (ratings, _) = try Ratings.load(files.ratings, format: files.format, policy: dataOptions.policy,
+                                            threads: threadOptions.threads)
         let positives = ratings.subset((0..<ratings.count).filter { ratings.values[$0] >= minRating })
         let matrix = try RatingMatrix(ratings: positives).byUser
         print("\(matrix.rows) users × \(matrix.cols) items, \(matrix.nonzeros) positives (rating ≥ \(minRating)), \(factors) factors")
         for b in try backend.backends() {
-            let kernels = try b.makeKernels(threads: max(1, dataOptions.threads))
+            let kernels = try b.makeKernels(threads: threadOptions.threads)
             guard solver == "cholesky" || solver == "cg" else { throw ValidationError("--solver must be cholesky or cg") }
             var model = ImplicitALS(factors: factors, regularization: regularization, alpha: alpha, iterations: iterations, seed: seed,
                                     solver: solver == "cg" ? .conjugateGradient(steps: 3) : .cholesky)
@@ -66,7 +67,7 @@ struct BenchContent: ParsableCommand {
     @Option(help: "Folder written by movierec prepare.") var prepared: String
     @Option(name: .short, help: "Neighbours per movie.") var k = 10
     @Option(help: "Backends: openblas, swift or both.") var backend: BackendChoice = .both
-    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         let data = try PreparedData.load(from: URL(fileURLWithPath: prepared))
@@ -78,7 +79,7 @@ struct BenchContent: ParsableCommand {
         }
         print("\(n) movies × \(g + t) dims, top \(k)")
         for b in try backend.backends() {
-            let kernels = try b.makeKernels(threads: max(1, threads))
+            let kernels = try b.makeKernels(threads: threadOptions.threads)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let s = try ContentSimilarity(embeddings: e, k: k, kernels: kernels)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

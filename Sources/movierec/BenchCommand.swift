@@ -28,7 +28,7 @@ struct BenchKernels: ParsableCommand {
     var backend: BackendChoice = .both
 
     @Option(help: "Threads per kernel call (default: all cores).")
-    var threads: Int = Backend.defaultThreads
+    var threads: Int = Parallel.cores
 
     @Option(help: "Minimum seconds to spend timing each kernel on each backend.")
     var minTime: Double = 0.5

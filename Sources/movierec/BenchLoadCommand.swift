@@ -19,6 +19,7 @@ struct BenchLoad: ParsableCommand {
         """)
 
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Option(help: "Runs of each step; the best is reported.")
     var `repeat`: Int = 3
@@ -44,7 +45,7 @@ struct BenchLoad: ParsableCommand {
         var best = Double.infinity
         var ratings = Ratings()
         var peak = 0
-        let options = dataOptions.loadOptions
+        let options = dataOptions.loadOptions(threads: threadOptions.threads)
         for _ in 0..<max(1, self.repeat) {
             ratings = Ratings()
             ResourceUsage.resetPeak()

@@ -30,7 +30,7 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "ALS iterations.") var alsIterations = 3
     @Option(help: "LSTM examples: last (the reference setup: one sequence of 20 per user, batch 256) or windows (the default training configuration).") var lstmMode: SequenceExamples.Mode = .last
     @Option(help: "Write the results as JSON to this file.") var json: String?
-    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Random seed.") var seed: UInt64 = 0
 
     func validate() throws {
@@ -48,7 +48,7 @@ struct BenchPipeline: ParsableCommand {
             if !FileManager.default.fileExists(atPath: directory.appendingPathComponent("ratings.csv").path) {
                 printError("generating the \(preset) preset into \(directory.path) …")
                 var generator = SyntheticMovieLens(preset: try SyntheticMovieLens.Preset.named(preset), seed: seed)
-                generator.threads = max(1, threads)
+                generator.threads = threadOptions.threads
                 _ = try generator.write(to: directory)
             }
         }
@@ -58,7 +58,7 @@ struct BenchPipeline: ParsableCommand {
         bench.seed = seed
         var all = [PipelineBenchmark.Step]()
         for b in try backend.backends() {
-            let kernels = try b.makeKernels(threads: max(1, threads))
+            let kernels = try b.makeKernels(threads: threadOptions.threads)
             printError("\(b):")
             all += try bench.run(directory: directory, scratch: scratch, kernels: kernels) { step in
                 printError("  \(step.name): \(String(format: "%.2f", step.seconds)) s, peak \(step.peakBytes >> 20) MiB — \(step.detail)")
@@ -78,7 +78,7 @@ struct BenchPipeline: ParsableCommand {
             struct Report: Encodable { var data: String; var threads: Int; var steps: [PipelineBenchmark.Step] }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFileWriter.write(Array(try encoder.encode(Report(data: directory.path, threads: threads, steps: all))) + [10],
+            try AtomicFileWriter.write(Array(try encoder.encode(Report(data: directory.path, threads: threadOptions.threads, steps: all))) + [10],
                                        to: URL(fileURLWithPath: json))
         }
     }

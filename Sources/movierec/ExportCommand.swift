@@ -31,14 +31,13 @@ struct Export: ParsableCommand {
     @Flag(help: "Keep movies the user has already rated.") var includeSeen = false
     @Flag(help: "Add each movie's title.") var titles = false
     @Option(help: "Users per block.") var blockSize = 256
-    @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
-    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var kernelOptions: KernelOptions
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
         guard k > 0, blockSize > 0 else { throw ValidationError("-k and --block-size must be positive") }
-        guard backend != .both else { throw ValidationError("--backend must be openblas or swift") }
+        try refuseOverwriting(inputs: [model] + (users.map { [$0] } ?? []), output: out)
     }
 
     func run() throws {
@@ -53,7 +52,7 @@ struct Export: ParsableCommand {
             guard !known.isEmpty else { throw MovieLensError.invalidArgument("\(users): no user id the model knows") }
             subset = known
         }
-        let kernels = try backend.backends()[0].makeKernels(threads: max(1, threads))
+        let kernels = try kernelOptions.kernels()
         let exporter = BatchExport(count: k, format: format, includeSeen: includeSeen, titles: titles, blockSize: blockSize)
         let bar = ProgressBar(label: "export", unit: "users", quiet: quiet || json)
         let report = try exporter.write(trained, users: subset, to: URL(fileURLWithPath: out), kernels: kernels) { done, total in

@@ -10,15 +10,15 @@ struct DataOptions: ParsableArguments {
     @Flag(help: "Stop at the first malformed record (--strict, default) or skip and count them (--lenient).")
     var errorPolicy: ErrorPolicyFlag = .strict
 
-    @Option(help: "Threads for parsing (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
     var url: URL { URL(fileURLWithPath: data) }
 
-    var loadOptions: MovieLensDataset.Options {
+    var policy: ErrorPolicy { errorPolicy == .strict ? .strict : .lenient }
+
+    /// Loading options with `threads` parsing threads.
+    func loadOptions(threads: Int) -> MovieLensDataset.Options {
         var o = MovieLensDataset.Options()
-        o.policy = errorPolicy == .strict ? .strict : .lenient
-        o.threads = max(1, threads)
+        o.policy = policy
+        o.threads = threads
         return o
     }
 }
@@ -40,12 +40,13 @@ struct Info: ParsableCommand {
         """)
 
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Flag(help: "Print machine-readable JSON instead of text.")
     var json = false
 
     func run() throws {
-        let dataset = try MovieLensDataset.load(from: dataOptions.url, options: dataOptions.loadOptions)
+        let dataset = try MovieLensDataset.load(from: dataOptions.url, options: dataOptions.loadOptions(threads: threadOptions.threads))
         let s = DatasetSummary(dataset)
         if json {
             let encoder = JSONEncoder()

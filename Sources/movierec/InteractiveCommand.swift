@@ -21,6 +21,7 @@ struct Interactive: ParsableCommand {
 
     @Option(help: "Model file written by movierec train (repeat for several).") var model: [String]
     @Option(name: .short, help: "How many movies.") var k = 5
+    @OptionGroup var kernelOptions: KernelOptions
 
     func validate() throws {
         guard !model.isEmpty else { throw ValidationError("give at least one --model") }
@@ -28,9 +29,10 @@ struct Interactive: ParsableCommand {
     }
 
     func run() throws {
+        let kernels = try kernelOptions.kernels()
         let models = try model.map { path -> (String, TrainedModel) in
             let m = try TrainedModel.load(from: URL(fileURLWithPath: path))
-            return (m.header.kind.rawValue, m)
+            return (m.header.model, m)
         }
         let first = models[0].1
         print("MovieRec interactive — models: \(models.map { "\($0.0) (\($0.1.users.count) users, \($0.1.items.count) movies)" }.joined(separator: ", ")). Type 'quit' to leave.")
@@ -76,8 +78,8 @@ struct Interactive: ParsableCommand {
                 chosen = picked
             }
             do {
-                try printRanked(try chosen.recommend(userID: user, movieID: movie, count: k), json: false, titleOf: chosen.title)
-            } catch let error as MovieLensError {
+                try printRanked(try chosen.recommend(user: user, k: k, movie: movie, kernels: kernels), json: false, titleOf: chosen.title)
+            } catch let error as RecommenderError {
                 print("  \(error)")
             }
         }

@@ -42,7 +42,7 @@ enum Main {
             exit(error.rawValue)
         } catch {
             // Bad input: malformed or missing data, unknown ids, damaged files, impossible parameters.
-            if error is MovieLensError || error is LinearAlgebraError || error is ArchiveError || error is PreparationError {
+            if error is MovieLensError || error is RecommenderError || error is LinearAlgebraError || error is ArchiveError || error is PreparationError {
                 printError("error: \(error)")
                 exit(2)
             }

@@ -1,5 +1,27 @@
 import ArgumentParser
+import Foundation
+import Recommender
 import LinearAlgebra
+
+/// `--threads`: how many threads a command may use.
+struct ThreadOptions: ParsableArguments {
+    @Option(help: "Threads (default: all cores).") var threads = Parallel.cores
+
+    func validate() throws { guard threads > 0 else { throw ValidationError("--threads must be positive") } }
+}
+
+/// `--backend` and `--threads`, turned into kernels in one place, for every command that computes.
+struct KernelOptions: ParsableArguments {
+    @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
+    @OptionGroup var threadOptions: ThreadOptions
+
+    var threads: Int { threadOptions.threads }
+
+    func validate() throws { guard backend != .both else { throw ValidationError("--backend must be openblas or swift") } }
+
+    /// The chosen backend's kernels, running `--threads` threads.
+    func kernels() throws -> any Kernels { try backend.backends()[0].makeKernels(threads: threads) }
+}
 
 /// `--backend openblas|swift|both`.
 enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
@@ -28,5 +50,36 @@ func printError(_ text: String) {
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
         FileHandleOutput.stderr(string)
+    }
+}
+
+/// A usage error unless `name` is a registered model.
+func validateModelName(_ name: String, registry: ModelRegistry = .standard) throws {
+    guard registry.names.contains(name) else {
+        throw ValidationError("unknown model '\(name)' (choose from \(registry.names.joined(separator: ", ")))")
+    }
+}
+
+/// A usage error when `output` is one of the files `inputs` name (a folder stands for the files
+/// directly in it): compared by device and inode after resolving symlinks, so another name for
+/// the same file is caught too. A missing output is always fine.
+func refuseOverwriting(inputs: [String], output: String) throws {
+    func identity(_ path: String) -> (UInt64, UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+    guard let target = identity(output) else { return }
+    for input in inputs {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isFolder) else { continue }
+        let files = isFolder.boolValue
+            ? ((try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []).map { (input as NSString).appendingPathComponent($0) }
+            : [input]
+        for file in files {
+            if let id = identity(file), id == target {
+                throw ValidationError("--out \(output) is the input \(file): refusing to write over a file this command reads")
+            }
+        }
     }
 }

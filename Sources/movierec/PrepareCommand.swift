@@ -56,8 +56,7 @@ struct Prepare: ParsableCommand {
     @Option(help: "Random seed (balancing samples, randomized SVD).")
     var seed: UInt64 = 0
 
-    @Option(help: "Kernel backend: openblas or swift.")
-    var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
+    @OptionGroup var kernelOptions: KernelOptions
 
     @Flag(help: "Print prepare.json to standard output instead of the step table.")
     var json = false
@@ -66,7 +65,6 @@ struct Prepare: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard backend != .both else { throw ValidationError("--backend must be openblas or swift") }
         guard (0...1).contains(dramaKeep) else { throw ValidationError("--drama-keep must be between 0 and 1") }
         guard otherRatio >= 0 else { throw ValidationError("--other-ratio must not be negative") }
         guard genreDims > 0, tagDims > 0 else { throw ValidationError("--genre-dims and --tag-dims must be positive") }
@@ -74,20 +72,20 @@ struct Prepare: ParsableCommand {
     }
 
     func run() throws {
-        let kernels = try backend.backends()[0].makeKernels(threads: max(1, dataOptions.threads))
+        let kernels = try kernelOptions.kernels()
         var options = Preparation.Options()
         options.genreDimensions = genreDims
         options.tagDimensions = tagDims
         options.balancing = noBalance ? nil : GenreBalancing(dramaKeepFraction: dramaKeep, otherToComedyRatio: otherRatio, seed: seed)
         options.filter = RatingFilter(minMovieRatings: minMovieRatings, minUserRatings: minUserRatings, kCore: kCore)
         options.seed = seed
-        options.threads = max(1, dataOptions.threads)
+        options.threads = kernelOptions.threads
         let show = !quiet && !json
         func line(_ name: String, _ seconds: Double, _ detail: String) {
             if show { printError("  \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(String(format: "%7.3f s", seconds))  \(detail)") }
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        var loadOptions = dataOptions.loadOptions
+        var loadOptions = dataOptions.loadOptions(threads: kernelOptions.threads)
         loadOptions.loadTags = false     // free-text tags and links play no part in preparation
         loadOptions.loadLinks = false
         let dataset = try MovieLensDataset.load(from: dataOptions.url, options: loadOptions)

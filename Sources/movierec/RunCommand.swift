@@ -28,71 +28,72 @@ struct Run: ParsableCommand {
     @Option(help: "LSTM epochs.") var epochs = 10
     @Option(help: "Users shown in the sample of recommendations.") var sampleUsers = 3
     @Option(help: "Random seed.") var seed: UInt64 = 0
-    @Option(help: "Kernel backend: openblas or swift.") var backend: BackendChoice = Backend.default == .openblas ? .openblas : .swift
-    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var kernelOptions: KernelOptions
     @Flag(help: "Skip the evaluation step.") var skipEvaluation = false
 
     func validate() throws {
-        guard backend != .both else { throw ValidationError("--backend must be openblas or swift") }
         guard epochs >= 0, sampleUsers >= 0 else { throw ValidationError("--epochs and --sample-users must not be negative") }
+    }
+
+    /// The pipeline `run` describes: the hybrid at the original design's weights and the LSTM.
+    var pipeline: Pipeline {
+        var p = Pipeline()
+        p.preparation.seed = seed
+        p.preparation.threads = kernelOptions.threads
+        p.preparation.balancing?.seed = seed
+        p.options.seed = seed
+        p.options.sequence.seed = seed
+        p.options.sequence.epochs = epochs
+        p.evaluations = skipEvaluation ? [] : Pipeline.standardEvaluations(options: p.options)
+        p.sampleUsers = sampleUsers
+        return p
     }
 
     func run() throws {
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let dir = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let prepared = dir.appendingPathComponent("prepared").path
-        let hybrid = dir.appendingPathComponent("hybrid.model").path, rnn = dir.appendingPathComponent("rnn.model").path
-        let common = ["--seed", "\(seed)", "--backend", backend.rawValue, "--threads", "\(threads)"]
+        let kernels = try kernelOptions.kernels()
         var step = 0
-        func section(_ title: String, _ body: () throws -> Void) throws {
-            step += 1
-            let s0 = DispatchTime.now().uptimeNanoseconds
-            print("\n== \(step). \(title)")
-            try body()
-            print("   (\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - s0) / 1e9)) s)")
+        var stageStart = t0
+        func endStage() {
+            if step > 0 { print("   (\(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - stageStart) / 1e9)) s)") }
         }
-        try section("prepare \(data) → \(prepared)") {
-            let p = try Prepare.parse(["--data", data, "--out", prepared] + common)
-            try p.run()
-        }
-        try section("train the hybrid recommender (content 0.8 / CF 0.2)") {
-            let t = try Train.parse(["--data", prepared, "--model", "hybrid", "--out", hybrid] + common)
-            try t.run()
-        }
-        try section("train the LSTM next-movie model (\(epochs) epochs)") {
-            let t = try Train.parse(["--data", prepared, "--model", "rnn", "--epochs", "\(epochs)", "--out", rnn] + common)
-            try t.run()
-        }
-        if !skipEvaluation {
-            try section("evaluate: temporal split (last 20 % of each user's ratings)") {
-                let e = try Evaluate.parse(["--data", prepared, "--models", "popularity,als,ease,content,hybrid", "--quiet"] + common)
-                try e.run()
-            }
-            try section("evaluate: leave-last-one-out (the next-movie task)") {
-                let e = try Evaluate.parse(["--data", prepared, "--split", "loo", "--models", "popularity,als,rnn", "--epochs", "\(epochs)", "--quiet"]
-                                           + common)
-                try e.run()
-            }
-        }
-        try section("sample recommendations") {
-            let models = [("hybrid", try TrainedModel.load(from: URL(fileURLWithPath: hybrid))),
-                          ("LSTM", try TrainedModel.load(from: URL(fileURLWithPath: rnn)))]
-            let users = models[0].1.users.ids.prefix(sampleUsers)
-            for user in users {
-                for (name, model) in models {
-                    print("\n   user \(user), \(name):")
-                    try printRanked(try model.recommend(userID: user, count: 5), json: false, titleOf: model.title)
-                }
-            }
-        }
-        try section("export top 10 for every user") {
-            for (name, model) in [("hybrid", hybrid), ("rnn", rnn)] {
-                let e = try Export.parse(["--model", model, "--out", dir.appendingPathComponent("recommendations-\(name).csv").path,
-                                          "--backend", backend.rawValue, "--threads", "\(threads)"])
-                try e.run()
+        let training = TrainingProgress(quiet: false, lines: true)
+        let evaluation = EvaluationProgress(quiet: false)
+        let bar = ProgressBar(label: "export", unit: "users", quiet: false)
+        let pipeline = self.pipeline
+        var models = [String: TrainedModel]()
+        _ = try pipeline.run(data: URL(fileURLWithPath: data), out: URL(fileURLWithPath: out), kernels: kernels) { event in
+            switch event {
+            case .stage(let title):
+                training.finish()
+                endStage()
+                step += 1
+                stageStart = DispatchTime.now().uptimeNanoseconds
+                print("\n== \(step). \(title)")
+            case .prepared(let s):
+                printError("  \(s.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(String(format: "%7.3f s", s.seconds))  \(s.detail)")
+            case .training(_, let e):
+                training.report(e)
+            case let .trained(name, model, file, seconds):
+                training.finish()
+                models[name] = model
+                print("trained \(model.model.label) on \(model.header.users) users × \(model.header.items) movies in \(String(format: "%.2f", seconds)) s (\(kernels.backend)); wrote \(file.path)")
+            case .evaluation(let e):
+                evaluation.report(e)
+            case .evaluated(let report):
+                printEvaluation(report)
+            case let .sample(user, name, list):
+                guard let model = models[name] else { return }
+                print("\n   user \(user), \(model.model.label):")
+                printRanked(list, titleOf: model.title)
+            case let .exporting(_, done, total):
+                bar.update(done, of: total)
+            case let .exported(_, report, file):
+                bar.finish()
+                print("wrote \(report.rows) recommendations for \(report.users) users to \(file.path) in \(String(format: "%.2f", report.seconds)) s")
             }
         }
+        endStage()
         print("\ndone in \(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)) s; everything is in \(out)/")
     }
 }

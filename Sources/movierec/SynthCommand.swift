@@ -33,20 +33,16 @@ struct Synth: ParsableCommand {
     @Flag(help: "End lines with CRLF, as the real ml-latest-small does.")
     var crlf = false
 
-    @Option(help: "Threads (default: all cores). Output does not depend on it.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(help: "Print the summary as JSON.")
-    var json = false
-
-    @Flag(help: "No progress lines.")
-    var quiet = false
+    @Flag(help: "Print the summary as JSON.") var json = false
+    @Flag(help: "No progress lines.") var quiet = false
+    /// Output does not depend on the thread count.
+    @OptionGroup var threadOptions: ThreadOptions
 
     func run() throws {
         var generator = SyntheticMovieLens(preset: try SyntheticMovieLens.Preset.named(preset), seed: seed)
         generator.includeGenome = !noGenome
         generator.crlf = crlf
-        generator.threads = max(1, threads)
+        generator.threads = threadOptions.threads
         let summary = try generator.write(to: URL(fileURLWithPath: out)) { step in
             if !quiet { printError("  writing \(step)") }
         }

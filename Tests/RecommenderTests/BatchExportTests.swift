@@ -6,7 +6,7 @@ import Testing
 
 @Suite("Batch export")
 struct BatchExportTests {
-    static func model(kind: TrainedModel.Kind) throws -> TrainedModel {
+    static func model(_ type: any RecommenderModel.Type) throws -> TrainedModel {
         let (ratings, movies, content) = try HybridTests.twoTastes()
         var options = TrainedModel.Options()
         options.factors = 4
@@ -15,7 +15,7 @@ struct BatchExportTests {
         options.sequence.hidden = 8
         options.sequence.epochs = 2
         options.sequence.length = 5
-        return try TrainedModel.train(kind: kind, ratings: ratings, movies: movies, content: content, options: options, kernels: allKernels[0])
+        return try TrainedModel.train(type, ratings: ratings, movies: movies, content: content, options: options, kernels: allKernels[0])
     }
 
     /// Parses `userId,rank,movieId,score` rows.
@@ -35,10 +35,11 @@ struct BatchExportTests {
     func bruteForce() throws {
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        for kind in TrainedModel.Kind.allCases {
-            let model = try Self.model(kind: kind)
+        for type in ModelRegistry.standard.models {
+            let kind = type.name
+            let model = try Self.model(type)
             for kernels in allKernels {
-                let url = dir.appendingPathComponent("\(kind.rawValue)-\(kernels.backend).csv")
+                let url = dir.appendingPathComponent("\(kind)-\(kernels.backend).csv")
                 // Blocks of 7 users cut the 40 users unevenly; K = 12 exceeds some users' candidates.
                 let report = try BatchExport(count: 12, blockSize: 7).write(model, to: url, kernels: kernels)
                 let rows = try Self.parse(url)
@@ -62,8 +63,10 @@ struct BatchExportTests {
 
     @Test("ties are broken by the lower movie id")
     func ties() throws {
-        var model = try Self.model(kind: .implicitALS)
-        model.itemFactors = Matrix(rows: model.items.count, cols: model.header.factors, repeating: 1)
+        var model = try Self.model(ImplicitALS.self)
+        var als = try #require(model.model as? ImplicitALS)
+        als.itemFactors = Matrix(rows: model.items.count, cols: als.factors, repeating: 1)
+        model.model = als
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("ties.csv")
@@ -74,7 +77,7 @@ struct BatchExportTests {
 
     @Test("JSON Lines: one parseable object per user with titles; a subset keeps its order; unknown ids are reported")
     func jsonLinesAndSubset() throws {
-        let model = try Self.model(kind: .hybrid)
+        let model = try Self.model(HybridRecommender.self)
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("recs.jsonl")

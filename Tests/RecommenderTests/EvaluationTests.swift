@@ -137,19 +137,19 @@ struct ModelFileTests {
         options.sequence.hidden = 8
         options.sequence.epochs = 1
         let content = try ContentEmbeddings(dataset: dataset, kernels: allKernels[0])
-        for kind in TrainedModel.Kind.allCases {
-            let model = try TrainedModel.train(kind: kind, ratings: ratings, movies: dataset.movies, content: content,
+        for type in ModelRegistry.standard.models {
+            let model = try TrainedModel.train(type, ratings: ratings, movies: dataset.movies, content: content,
                                                options: options, kernels: allKernels[0])
-            let url = dir.appendingPathComponent("\(kind.rawValue).model")
-            try model.write(to: url)
+            let url = dir.appendingPathComponent("\(type.name).model")
+            try model.save(to: url)
             let loaded = try TrainedModel.load(from: url)
-            let a = try model.recommend(userID: 1, count: 10), b = try loaded.recommend(userID: 1, count: 10)
+            let a = try model.recommend(user: 1, k: 10), b = try loaded.recommend(user: 1, k: 10)
             #expect(a.map(\.movieID) == b.map(\.movieID) && a.map(\.score) == b.map(\.score))
-            #expect(try model.similar(movieID: 1, count: 5).map(\.movieID) == loaded.similar(movieID: 1, count: 5).map(\.movieID))
+            #expect(try model.similarItems(1, k: 5).map(\.movieID) == loaded.similarItems(1, k: 5).map(\.movieID))
             let seen = Set(ratings.movieIDs.indices.filter { ratings.userIDs[$0] == 1 }.map { ratings.movieIDs[$0] })
             #expect(a.allSatisfy { !seen.contains($0.movieID) })
-            #expect(throws: MovieLensError.self) { _ = try loaded.recommend(userID: 99_999, count: 3) }
-            #expect(throws: MovieLensError.self) { _ = try loaded.similar(movieID: -5, count: 3) }
+            #expect(throws: RecommenderError.self) { _ = try loaded.recommend(user: 99_999, k: 3) }
+            #expect(throws: RecommenderError.self) { _ = try loaded.similarItems(-5, k: 3) }
             var bytes = [UInt8](try Data(contentsOf: url))
             bytes[bytes.count / 2] ^= 1
             try Data(bytes).write(to: url)

@@ -52,20 +52,20 @@ struct HybridTests {
         options.factors = 4
         options.iterations = 6
         for kernels in allKernels {
-            let model = try TrainedModel.train(kind: .hybrid, ratings: ratings, movies: movies, content: content, options: options, kernels: kernels)
+            let model = try TrainedModel.train(HybridRecommender.self, ratings: ratings, movies: movies, content: content, options: options, kernels: kernels)
             // User 1 misses action movie 1 (index 0): it must come first, with full content score.
-            let top = try model.recommend(userID: 1, count: 3)
+            let top = try model.recommend(user: 1, k: 3)
             #expect(top.first?.movieID == 1, "\(kernels.backend): \(top)")
             #expect(top.first?.content == 1)
             #expect(top.allSatisfy { ($0.score >= 0 && $0.score <= 1) && $0.becauseOf != nil })
             let seen = Set(ratings.movieIDs.indices.filter { ratings.userIDs[$0] == 1 }.map { ratings.movieIDs[$0] })
             #expect(top.allSatisfy { !seen.contains($0.movieID) })
             // After watching comedy 15, the content part points at comedies.
-            let afterComedy = try model.recommend(userID: 1, movieID: 15, count: 5)
+            let afterComedy = try model.recommend(user: 1, k: 5, movie: 15)
             #expect(afterComedy.filter { $0.movieID > 10 }.count >= 4 && afterComedy.allSatisfy { $0.becauseOf == 15 && $0.movieID != 15 })
             // With seen movies allowed, they come back.
-            #expect(try model.recommend(userID: 1, count: 10, includeSeen: true).contains { seen.contains($0.movieID) })
-            #expect(throws: MovieLensError.self) { _ = try model.recommend(userID: 1, movieID: 999, count: 3) }
+            #expect(try model.recommend(user: 1, k: 10, includeSeen: true).contains { seen.contains($0.movieID) })
+            #expect(throws: RecommenderError.self) { _ = try model.recommend(user: 1, k: 3, movie: 999) }
         }
     }
 
@@ -75,12 +75,13 @@ struct HybridTests {
         var options = TrainedModel.Options()
         options.factors = 4
         options.iterations = 8
-        let model = try TrainedModel.train(kind: .hybrid, ratings: ratings, movies: movies, content: content, options: options, kernels: allKernels[0])
+        let model = try TrainedModel.train(HybridRecommender.self, ratings: ratings, movies: movies, content: content, options: options, kernels: allKernels[0])
+        let als = try #require(model.model as? HybridRecommender).collaborative
         // The last half-iteration solved the items, so a user's fold-in is one exact user step away.
         let u = try #require(model.users.index(of: 3))
         let given = model.seen.range(ofRow: u).map { (item: Int(model.seen.columns[$0]), value: model.seen.values[$0]) }
-        let x = try ImplicitALS.foldIn(given, itemFactors: model.itemFactors, regularization: 0.05, alpha: 1, kernels: allKernels[0])
-        let fitted = Array(model.userFactors.row(u))
+        let x = try ImplicitALS.foldIn(given, itemFactors: als.itemFactors, regularization: 0.05, alpha: 1, kernels: allKernels[0])
+        let fitted = Array(als.userFactors.row(u))
         let diff = zip(x, fitted).map { abs($0 - $1) }.max() ?? 1
         let scale = fitted.map(abs).max() ?? 1
         #expect(diff < 0.05 * scale, "fold-in \(x) vs fitted \(fitted)")
@@ -88,6 +89,6 @@ struct HybridTests {
         let newUser = try model.query(ratings: [(11, 5), (12, 4.5), (13, 5)])
         let top = try model.recommend(newUser, count: 5)
         #expect(top.allSatisfy { $0.movieID > 10 && ![11, 12, 13].contains($0.movieID) }, "\(top)")
-        #expect(throws: MovieLensError.self) { _ = try model.query(ratings: [(77, 5)]) }
+        #expect(throws: RecommenderError.self) { _ = try model.query(ratings: [(77, 5)]) }
     }
 }

@@ -82,7 +82,7 @@ public struct RankingEvaluation: Sendable {
     }
 
     /// Metrics of a scorer that fills `scores` (one per item) for a user.
-    public func evaluate(count: Int = 20, threads: Int = Backend.defaultThreads,
+    public func evaluate(count: Int = 20, threads: Int = Parallel.cores,
                          score: @Sendable (_ user: Int, _ scores: inout [Float]) -> Void) -> RankingMetrics {
         let evaluated = evaluatedUsers
         let lists = [[Int]](count: evaluated.count, threads: threads) { k in

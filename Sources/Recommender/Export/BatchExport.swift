@@ -66,14 +66,14 @@ public struct BatchExport: Sendable {
     @discardableResult
     public func write(_ model: TrainedModel, users: [Int]? = nil, to url: URL, kernels: any Kernels,
                       progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> Report {
-        guard count > 0, blockSize > 0 else { throw MovieLensError.invalidArgument("export: K and the block size must be positive") }
+        guard count > 0, blockSize > 0 else { throw RecommenderError.invalidOptions(model: model.header.model, reason: "export: K and the block size must be positive") }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let list = users ?? Array(0..<model.users.count)
         let writer = try AtomicFileWriter(destination: url)
         if format == .csv { try writer.write(titles ? "userId,rank,movieId,score,title\n" : "userId,rank,movieId,score\n") }
         let workers = max(1, kernels.threads)
         let n = model.items.count
-        let hybrid = model.header.kind == .hybrid
+        let hybrid = model.model.explainsParts
         let rowsPerBlock = min(blockSize, max(1, list.count))
         var scores = Matrix(rows: rowsPerBlock, cols: n)
         var parts = Matrix(rows: hybrid ? 2 * rowsPerBlock : 0, cols: n)
@@ -87,7 +87,7 @@ public struct BatchExport: Sendable {
                 try parts.withMutableView { pv in
                     let s = sv.rows(0..<block.count)
                     try model.score(queries, into: s, includeSeen: includeSeen,
-                                    parts: hybrid ? (pv.rows(0..<block.count), pv.rows(rowsPerBlock..<(rowsPerBlock + block.count))) : nil,
+                                    parts: hybrid ? ScoreParts(content: pv.rows(0..<block.count), collaborative: pv.rows(rowsPerBlock..<(rowsPerBlock + block.count))) : nil,
                                     kernels: kernels)
                 }
             }

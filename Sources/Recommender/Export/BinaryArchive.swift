@@ -18,7 +18,8 @@ public enum ArchiveError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .notAnArchive(path, expected): return "\(path): not a \(expected) file"
         case let .unsupportedVersion(path, found, supported):
-            return "\(path): format version \(found), this build reads version \(supported)"
+            let old = found < supported ? " (an old format: write the file again with this build)" : ""
+            return "\(path): format version \(found), this build reads version \(supported)\(old)"
         case let .truncated(path): return "\(path): file is truncated"
         case let .corrupted(path): return "\(path): checksum mismatch, the file is corrupted"
         case let .badSection(path, name, reason): return "\(path): section '\(name)': \(reason)"
@@ -42,7 +43,8 @@ public struct BinaryArchive: Sendable {
     }
 
     public let magic: String
-    public let version: UInt32
+    /// The format version: the one to write, or the one a read file has.
+    public private(set) var version: UInt32
     private(set) var sections: [String: Section] = [:]
     private(set) var order: [String] = []
     /// Path the archive was read from (for error messages).
@@ -147,12 +149,17 @@ public struct BinaryArchive: Sendable {
 
     /// Reads an archive, checking magic, version, size and checksum.
     public static func read(from url: URL, magic: String, version: UInt32) throws -> BinaryArchive {
+        try read(from: url, magic: magic, versions: version...version)
+    }
+
+    /// Reads an archive of any format version in `versions` (``version`` tells which).
+    public static func read(from url: URL, magic: String, versions: ClosedRange<UInt32>) throws -> BinaryArchive {
         let path = url.path
         let data: [UInt8]
         do { data = Array(try Data(contentsOf: url)) } catch {
             throw MovieLensError.io(path: path, reason: "cannot read: \(error.localizedDescription)")
         }
-        var archive = BinaryArchive(magic: magic, version: version)
+        var archive = BinaryArchive(magic: magic, version: versions.upperBound)
         archive.path = path
         guard data.count >= 8, Array(data[0..<8]) == Array(magic.utf8) else {
             throw ArchiveError.notAnArchive(path: path, expected: magic.trimmingCharacters(in: .whitespaces))
@@ -169,7 +176,10 @@ public struct BinaryArchive: Sendable {
         }
         guard data.count >= 24 else { throw ArchiveError.truncated(path: path) }
         let found = try integer(UInt32.self)
-        guard found == version else { throw ArchiveError.unsupportedVersion(path: path, found: found, supported: version) }
+        guard versions.contains(found) else {
+            throw ArchiveError.unsupportedVersion(path: path, found: found, supported: versions.upperBound)
+        }
+        archive.version = found
         let stored = data[(data.count - 8)...].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let count = try integer(UInt32.self)
         for _ in 0..<count {

@@ -29,7 +29,7 @@ public struct RatingFilter: Sendable, Hashable {
     /// beforehand (e.g. those the balancing dropped); they still count towards users' activity.
     /// - Complexity: O(ratings × rounds), parallel over the ratings.
     public func keptRatings(_ ratings: Ratings, allowedMovies allowed: IDMap? = nil,
-                            threads: Int = Backend.defaultThreads) -> (indices: [Int], report: Report) {
+                            threads: Int = Parallel.cores) -> (indices: [Int], report: Report) {
         let n = ratings.count
         let maxUser = Int(ratings.userIDs.max() ?? 0), maxMovie = Int(ratings.movieIDs.max() ?? 0)
         var alive = [Bool](repeating: true, count: n)

@@ -20,7 +20,7 @@ public struct Preparation: Sendable {
         public var balancing: GenreBalancing? = GenreBalancing()
         public var filter = RatingFilter()
         public var seed: UInt64 = 0
-        public var threads = Backend.defaultThreads
+        public var threads = Parallel.cores
 
         public init() {}
 

@@ -28,7 +28,7 @@ public struct PreparedData: Sendable {
 
     /// Writes the four files into `directory`, each atomically (temporary file, then rename), the
     /// summary last: a failed run leaves no partial file and never damages an earlier good output.
-    public func write(to directory: URL, threads: Int = Backend.defaultThreads) throws {
+    public func write(to directory: URL, threads: Int = Parallel.cores) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try writeMoviesCSV(to: directory.appendingPathComponent("final_movies_with_embeddings.csv"))
         let input = UnsafeSendableBox((ratings, normalizedRatings))

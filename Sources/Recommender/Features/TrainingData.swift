@@ -13,13 +13,24 @@ public struct TrainingData: Sendable {
     /// Whether the folder was a prepared one.
     public var prepared: Bool
 
+    public init(ratings: Ratings, movies: [Movie], content: ContentEmbeddings?, prepared: Bool) {
+        self.ratings = ratings
+        self.movies = movies
+        self.content = content
+        self.prepared = prepared
+    }
+
+    /// The kept ratings of `prepared` data and, when `content` is true, its genre + tag embeddings.
+    public init(prepared p: PreparedData, content: Bool) throws {
+        self.init(ratings: p.ratings, movies: p.movies.map { Movie(id: $0.id, title: $0.title, genres: $0.genres) },
+                  content: content ? try ContentEmbeddings(prepared: p) : nil, prepared: true)
+    }
+
     /// Loads `directory`; builds content embeddings only when `content` is true.
     public static func load(from directory: URL, content: Bool, kernels: any Kernels, seed: UInt64 = 0,
-                            policy: ErrorPolicy = .strict, threads: Int = Backend.defaultThreads) throws -> TrainingData {
+                            policy: ErrorPolicy = .strict, threads: Int = Parallel.cores) throws -> TrainingData {
         if FileManager.default.fileExists(atPath: directory.appendingPathComponent("prepared.bin").path) {
-            let p = try PreparedData.load(from: directory)
-            return TrainingData(ratings: p.ratings, movies: p.movies.map { Movie(id: $0.id, title: $0.title, genres: $0.genres) },
-                                content: content ? try ContentEmbeddings(prepared: p) : nil, prepared: true)
+            return try TrainingData(prepared: try PreparedData.load(from: directory), content: content)
         }
         var options = MovieLensDataset.Options()
         options.policy = policy

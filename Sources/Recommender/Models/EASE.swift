@@ -13,7 +13,7 @@ import MovieLens
 public struct EASE: Sendable {
     public var regularization: Float
     /// items × items, after ``fit(_:kernels:)``.
-    public private(set) var weights = Matrix(rows: 0, cols: 0)
+    public internal(set) var weights = Matrix(rows: 0, cols: 0)
 
     public init(regularization: Float = 500) { self.regularization = regularization }
 

@@ -2,96 +2,6 @@ import Foundation
 import LinearAlgebra
 import MovieLens
 
-/// The content vector of every movie for the hybrid recommender and content kNN: its genre
-/// embedding and its tag-genome embedding, each part scaled to unit length, side by side, and the
-/// whole row scaled to unit length again.
-///
-/// Scaling the parts separately keeps the two halves equally influential in a cosine (the tag
-/// embeddings' raw norms are ~10× the genre ones'); a movie without genome data has a zero tag half
-/// and is compared on genres alone. A movie with neither has a zero row: cosine 0 with everything.
-public struct ContentEmbeddings: Sendable {
-    /// The movies, sorted by id; row `i` of ``vectors`` is `ids.ids[i]`.
-    public let ids: IDMap
-    /// movies × (genre dims + tag dims), unit rows (or zero).
-    public let vectors: Matrix
-
-    /// Combines per-movie genre and tag embeddings (rows aligned with `ids`, which must be sorted and unique).
-    public init(ids: [Int32], genre: Matrix, tag: Matrix) throws {
-        guard genre.rows == ids.count, tag.rows == ids.count else {
-            throw LinearAlgebraError.invalidArgument(operation: "ContentEmbeddings", detail: "\(ids.count) ids but \(genre.rows) genre and \(tag.rows) tag rows")
-        }
-        let g = genre.cols, t = tag.cols
-        var v = Matrix(rows: ids.count, cols: g + t)
-        v.withMutableView { out in
-            genre.withView { gv in
-                tag.withView { tv in
-                    for i in 0..<ids.count {
-                        let row = out.base + i * out.stride
-                        Self.unitCopy(gv.base + i * gv.stride, g, into: row)
-                        Self.unitCopy(tv.base + i * tv.stride, t, into: row + g)
-                        Self.normalize(row, g + t)
-                    }
-                }
-            }
-        }
-        self.ids = IDMap(sortedUnique: ids)
-        self.vectors = v
-    }
-
-    /// The content vectors of a folder written by `movierec prepare`.
-    public init(prepared: PreparedData) throws {
-        try self.init(ids: prepared.movies.map(\.id), genre: prepared.genreEmbeddings, tag: prepared.tagEmbeddings)
-    }
-
-    /// Builds genre TF-IDF + SVD embeddings over every movie of `dataset` and, when the dataset has a
-    /// tag genome, its SVD embeddings, exactly as ``Preparation`` does (but keeping every movie).
-    public init(dataset: MovieLensDataset, genreDimensions: Int = 10, tagDimensions: Int = 10, kernels: any Kernels,
-                seed: UInt64 = 0) throws {
-        let movies = dataset.movies.sorted { $0.id < $1.id }
-        var unique = [Movie]()
-        for m in movies where unique.last?.id != m.id { unique.append(m) }
-        let tfidf = GenreTFIDF(genres: unique.map(\.genres))
-        let genre = tfidf.vocabulary.isEmpty ? Matrix(rows: unique.count, cols: 0)
-            : try SVDEmbedding(tfidf.matrix, dims: min(genreDimensions, tfidf.vocabulary.count), kernels: kernels, seed: seed).embeddings
-        var tag = Matrix(rows: unique.count, cols: 0)
-        if let genome = dataset.genome, genome.movies.count > 0, genome.tagIDs.count > 0 {
-            let e = try SVDEmbedding(genome.relevance, dims: min(tagDimensions, genome.tagIDs.count, genome.movies.count),
-                                     kernels: kernels, seed: seed).embeddings
-            tag = Matrix(rows: unique.count, cols: e.cols)
-            for (row, movie) in unique.enumerated() {
-                guard let r = genome.movies.index(of: movie.id) else { continue }
-                for j in 0..<e.cols { tag[row, j] = e[r, j] }
-            }
-        }
-        try self.init(ids: unique.map(\.id), genre: genre, tag: tag)
-    }
-
-    /// The vectors of `items` in their order; zero rows for movies without content.
-    public func aligned(to items: IDMap) -> Matrix {
-        var out = Matrix(rows: items.count, cols: vectors.cols)
-        out.withMutableView { o in
-            vectors.withView { v in
-                for (i, id) in items.ids.enumerated() {
-                    guard let r = ids.index(of: id) else { continue }
-                    (o.base + i * o.stride).update(from: v.base + r * v.stride, count: v.cols)
-                }
-            }
-        }
-        return out
-    }
-
-    static func unitCopy(_ src: UnsafePointer<Float>, _ n: Int, into dst: UnsafeMutablePointer<Float>) {
-        dst.update(from: src, count: n)
-        normalize(dst, n)
-    }
-
-    static func normalize(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-        let norm = dotProduct(x, x, n).squareRoot()
-        guard norm > 0 else { return }
-        for j in 0..<n { x[j] /= norm }
-    }
-}
-
 /// How the hybrid recommender mixes its two signals.
 ///
 ///     score(i) = w_content · scaled(content(i)) + w_cf · scaled(cf(i))
@@ -134,4 +44,77 @@ public struct HybridBlend: Sendable, Codable, Hashable {
         let span = hi - lo
         for i in 0..<n where mask[i] != -.infinity { x[i] = span > 0 ? (x[i] - lo) / span : 0.5 }
     }
+}
+
+/// The hybrid recommender: content cosine (``ContentRecommender``) blended with implicit ALS
+/// (``ImplicitALS``) by ``HybridBlend``; each recommendation carries both scaled parts and the
+/// liked (or watched) movie that drove its content part.
+public struct HybridRecommender: RecommenderModel {
+    public static let name = "hybrid"
+    public static let needsContent = true
+
+    public var content: ContentRecommender
+    public var collaborative: ImplicitALS
+    public var blend: HybridBlend
+
+    /// Fits implicit ALS with `options` beside the content vectors; the weights are `options.blend`.
+    /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` for negative weights or both 0.
+    public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
+                           progress: (TrainingEvent) -> Void) throws -> HybridRecommender {
+        try validate(options.blend)
+        let content = try ContentRecommender.fit(data, options: options, kernels: kernels, progress: progress)
+        return HybridRecommender(content: content, collaborative: try ImplicitALS.fit(data, options: options, kernels: kernels, progress: progress),
+                                 blend: options.blend)
+    }
+
+    static func validate(_ blend: HybridBlend) throws {
+        let (c, f) = (blend.contentWeight, blend.collaborativeWeight)
+        guard c >= 0, f >= 0, c + f > 0, c.isFinite, f.isFinite else {
+            throw RecommenderError.invalidOptions(model: name, reason: "weights must be non-negative and not both 0")
+        }
+    }
+
+    public static func decode(from archive: ModelArchive) throws -> HybridRecommender {
+        try validate(archive.options.blend)
+        return HybridRecommender(content: try ContentRecommender.decode(from: archive), collaborative: try ImplicitALS.decode(from: archive),
+                                 blend: archive.options.blend)
+    }
+
+    public func encode(into archive: inout ModelArchive) throws {
+        try collaborative.encode(into: &archive)
+        try content.encode(into: &archive)
+    }
+
+    public var label: String { "hybrid (\(blend.contentWeight) content / \(blend.collaborativeWeight) CF)" }
+    public var explainsParts: Bool { true }
+
+    /// Both parts scored (content masked to the candidates), then blended per row.
+    public func score(_ block: ScoringBlock, into scores: MutableMatrixView, parts: ScoreParts?, kernels: any Kernels) throws {
+        let n = scores.cols, rows = block.queries.count
+        var ownContent = Matrix(rows: parts == nil ? rows : 0, cols: n)
+        var ownCF = Matrix(rows: parts == nil ? rows : 0, cols: n)
+        try ownContent.withMutableView { oc in
+            try ownCF.withMutableView { of in
+                let (c, f) = parts.map { ($0.content, $0.collaborative) } ?? (oc, of)
+                try content.score(block, into: c, parts: nil, kernels: kernels)
+                try collaborative.collaborativeScores(block.queries, into: f, kernels: kernels)
+                block.mask(c)
+                for r in 0..<rows {
+                    blend.blend(content: c.base + r * c.stride, collaborative: f.base + r * f.stride,
+                                into: scores.base + r * scores.stride, count: n)
+                }
+            }
+        }
+    }
+
+    /// Content cosine and item-factor cosine, blended with the model's weights.
+    public func similarItems(to item: Int, kernels: any Kernels) throws -> SimilarScores {
+        var c = content.vectors.withView { $0.cosines(toRow: item) }, f = collaborative.itemFactors.withView { $0.cosines(toRow: item) }
+        c[item] = -.infinity
+        var scores = [Float](repeating: 0, count: c.count)
+        blend.blend(content: &c, collaborative: &f, into: &scores, count: c.count)
+        return SimilarScores(scores: scores, content: c, collaborative: f)
+    }
+
+    public func explanation(for item: Int, query: TrainedModel.Query) -> Int? { content.explanation(for: item, query: query) }
 }

@@ -47,9 +47,9 @@ public struct ImplicitALS: Sendable {
     public var seed: UInt64
     public var solver: Solver = .cholesky
     /// users × factors, after ``fit(_:kernels:progress:)``.
-    public private(set) var userFactors = Matrix(rows: 0, cols: 0)
+    public internal(set) var userFactors = Matrix(rows: 0, cols: 0)
     /// items × factors.
-    public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
+    public internal(set) var itemFactors = Matrix(rows: 0, cols: 0)
 
     public init(factors: Int = 64, regularization: Float = 0.05, alpha: Float = 1, iterations: Int = 15, seed: UInt64 = 0,
                 solver: Solver = .cholesky) {

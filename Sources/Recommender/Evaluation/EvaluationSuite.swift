@@ -1,0 +1,159 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+
+/// Every model on one split, scored with full-catalogue ranking metrics, then the rating
+/// predictors (bias baseline, explicit ALS) on every test rating — what `movierec evaluate` prints.
+///
+/// Each ranking model is trained on the split's train ratings through
+/// ``TrainedModel/train(_:ratings:movies:content:options:kernels:progress:)`` and scored by
+/// ``RankingEvaluation/evaluate(_:count:kernels:blockSize:)``; `popularity` is the most-popular
+/// baseline.
+///
+/// ```swift
+/// var suite = EvaluationSuite()
+/// suite.models = ["popularity", "als", "ease"]
+/// let report = try suite.run(on: try TrainingData.load(from: folder, content: false, kernels: kernels), kernels: kernels)
+/// for row in report.ranking { print(row.model, row.metrics.ndcgAt10) }
+/// ```
+public struct EvaluationSuite: Sendable {
+    /// How the ratings are split into train and test.
+    public enum Split: String, Sendable, Codable, CaseIterable {
+        /// Each user's ratings by (timestamp, movieId); users with ≥ 5 ratings put their last 20 % in test.
+        case temporal
+        /// Each user's last rating in test: the next-movie task (every held-out movie is relevant).
+        case loo
+        /// A seeded 20 % of all ratings in test.
+        case random
+
+        /// The split of `ratings` (`seed` for ``random``).
+        public func apply(_ ratings: Ratings, seed: UInt64) -> RatingSplit {
+            switch self {
+            case .temporal: .temporal(ratings)
+            case .loo: .leaveLastOut(ratings)
+            case .random: .random(ratings, seed: seed)
+            }
+        }
+
+        /// The smallest test rating that counts as relevant by default: 4, or 0 (every held-out movie) for ``loo``.
+        public var defaultRelevantThreshold: Float { self == .loo ? 0 : 4 }
+    }
+
+    /// The name of the most-popular baseline in ``models``.
+    public static let popularity = "popularity"
+
+    public var split: Split = .temporal
+    /// Smallest test rating that counts as relevant (nil: the split's default).
+    public var relevantThreshold: Float?
+    /// Models to evaluate, in order: ``popularity`` and names of ``registry``.
+    public var models = [EvaluationSuite.popularity, "als", "ease", "content", "hybrid", "rnn"]
+    /// Hyperparameters of every trained model (`minRating` follows a positive relevance threshold).
+    public var options = TrainedModel.Options()
+    /// Options of one model only, replacing ``options`` for it (e.g. EASE's λ).
+    public var overrides: [String: TrainedModel.Options] = [:]
+    /// Models skipped above this many items, by name: EASE's weights take items² floats.
+    public var itemLimits: [String: Int] = [EASE.name: 20_000]
+    /// Explicit ALS for the rating rows.
+    public var explicitFactors = 64
+    public var explicitRegularization: Float = 0.12
+    public var explicitIterations = 15
+    /// Whether to fit the rating predictors (bias baseline, explicit ALS).
+    public var ratingPrediction = true
+    public var registry = ModelRegistry.standard
+
+    public init() {}
+
+    /// One ranking model's figures.
+    public struct Row: Sendable, Codable {
+        public var model: String
+        public var metrics: RankingMetrics
+        /// Training plus scoring time.
+        public var seconds: Double
+    }
+
+    /// One rating predictor's errors over every test rating.
+    public struct RatingRow: Sendable, Codable {
+        public var model: String
+        public var rmse: Double
+        public var mae: Double
+    }
+
+    /// What a run found.
+    public struct Report: Sendable, Codable {
+        public var split: String
+        public var train: Int
+        public var test: Int
+        public var relevantThreshold: Float
+        /// Items ranked (the movies of the train part).
+        public var items: Int
+        public var ranking: [Row]
+        public var rating: [RatingRow]
+    }
+
+    /// What a run reports as it goes.
+    public enum Event: Sendable {
+        /// A line of progress (the split, a skipped model, a finished model with its time).
+        case note(String)
+        /// An event of the model being trained.
+        case training(model: String, TrainingEvent)
+    }
+
+    /// Whether a model of ``models`` reads content vectors (``TrainingData/content`` must be loaded).
+    public var needsContent: Bool {
+        models.contains { (try? registry.model(named: $0))?.needsContent ?? false }
+    }
+
+    /// Checks the model names and numbers before any work.
+    /// - Throws: ``RecommenderError`` naming the first problem.
+    public func validate() throws {
+        for name in models where name != Self.popularity { _ = try registry.model(named: name) }
+        guard explicitFactors > 0, explicitRegularization > 0, explicitIterations >= 0, itemLimits.values.allSatisfy({ $0 >= 0 }) else {
+            throw RecommenderError.invalidOptions(model: "evaluate", reason: "explicit ALS factors and λ must be positive, iterations and item limits not negative")
+        }
+        if let t = relevantThreshold, !t.isFinite { throw RecommenderError.invalidOptions(model: "evaluate", reason: "the relevance threshold must be finite") }
+    }
+
+    /// Splits `data`, trains and scores every model of ``models``, then the rating predictors.
+    public func run(on data: TrainingData, kernels: any Kernels, progress: (Event) -> Void = { _ in }) throws -> Report {
+        try validate()
+        let ratingSplit = split.apply(data.ratings, seed: options.seed)
+        let threshold = relevantThreshold ?? split.defaultRelevantThreshold
+        let evaluation = try RankingEvaluation(split: ratingSplit, relevantThreshold: threshold, movies: data.movies)
+        progress(.note("\(split.rawValue) split: \(ratingSplit.train.count) train / \(ratingSplit.test.count) test ratings; relevant = test rating ≥ \(threshold)"))
+        var rows = [Row]()
+        for name in models {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let label: String, metrics: RankingMetrics
+            if name == Self.popularity {
+                (label, metrics) = ("popularity", evaluation.popularity())
+            } else {
+                let type = try registry.model(named: name)
+                if let limit = itemLimits[name], evaluation.items.count > limit {
+                    progress(.note("\(name) skipped: \(evaluation.items.count) items > its limit of \(limit)"))
+                    continue
+                }
+                var o = overrides[name] ?? options
+                if threshold > 0 { o.minRating = threshold }
+                let model = try TrainedModel.train(type, ratings: ratingSplit.train, movies: data.movies, content: data.content,
+                                                   options: o, kernels: kernels) { progress(.training(model: name, $0)) }
+                (label, metrics) = (model.model.label, try evaluation.evaluate(model, kernels: kernels))
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            progress(.note("  \(label): \(String(format: "%.1f", seconds)) s"))
+            rows.append(Row(model: label, metrics: metrics, seconds: seconds))
+        }
+        var rating = [RatingRow]()
+        if ratingPrediction {
+            var bias = BiasBaseline()
+            let (biasRMSE, biasMAE) = evaluation.biasBaseline(&bias, split: ratingSplit)
+            var explicit = ExplicitALS(factors: explicitFactors, regularization: explicitRegularization, iterations: explicitIterations,
+                                       seed: options.seed)
+            let (rmse, mae) = try evaluation.explicitALS(&explicit, split: ratingSplit, kernels: kernels)
+            rating = [RatingRow(model: "bias baseline (μ + b_u + b_i)", rmse: biasRMSE, mae: biasMAE),
+                      RatingRow(model: "explicit ALS (\(explicitFactors)f, weighted λ \(explicitRegularization), \(explicitIterations) it)",
+                                rmse: rmse, mae: mae)]
+        }
+        return Report(split: split.rawValue, train: ratingSplit.train.count, test: ratingSplit.test.count, relevantThreshold: threshold,
+                      items: evaluation.items.count, ranking: rows, rating: rating)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+
+extension EASE: RecommenderModel {
+    public static let name = "ease"
+
+    /// EASE on the positives with λ = `options.regularization` (default 500).
+    public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
+                           progress: (TrainingEvent) -> Void) throws -> EASE {
+        var ease = try EASE(options: options)
+        progress(.line("EASE: \(data.items.count)² weights = \(EASE.memoryBytes(items: data.items.count) / 1_048_576) MiB"))
+        try ease.fit(data.positives, kernels: kernels)
+        return ease
+    }
+
+    /// An unfitted model with λ from `options`.
+    /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` unless λ is positive and finite.
+    public init(options: TrainedModel.Options) throws {
+        self.init(regularization: options.regularization ?? 500)
+        guard regularization > 0, regularization.isFinite else {
+            throw RecommenderError.invalidOptions(model: Self.name, reason: "λ must be positive")
+        }
+    }
+
+    public static func decode(from archive: ModelArchive) throws -> EASE {
+        var ease = try EASE(options: archive.options)
+        ease.weights = try archive.matrix("itemFactors", rows: archive.items, cols: archive.items)
+        return ease
+    }
+
+    public func encode(into archive: inout ModelArchive) throws { archive.set("itemFactors", matrix: weights) }
+
+    public var label: String { "EASE (λ \(regularization))" }
+
+    /// `Σ_{i liked} B[i, ·]` per query.
+    public func score(_ block: ScoringBlock, into scores: MutableMatrixView, parts: ScoreParts?, kernels: any Kernels) throws {
+        let n = weights.cols
+        weights.withView { b in
+            for (r, q) in block.queries.enumerated() {
+                let row = scores.base + r * scores.stride
+                row.update(repeating: 0, count: n)
+                for (i, _) in q.liked { accumulate(b.base + i * b.stride, 1, row, n) }
+            }
+        }
+    }
+
+    /// The item's row of weights.
+    public func similarItems(to item: Int, kernels: any Kernels) throws -> SimilarScores {
+        SimilarScores(scores: Array(weights.row(item)))
+    }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import LinearAlgebra
+import MovieLens
+import Recommender
+
+/// How implicit ALS solves each row's normal equations.
+enum SolverChoice: String, ExpressibleByArgument, CaseIterable {
+    case cg, cholesky
+}
+
+/// Hyperparameters shared by `train` and `run`.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "ALS latent factors.") var factors = 64
+    @Option(help: "Regularisation λ (default: 0.05 for als and hybrid, 500 for ease).") var regularization: Float?
+    @Option(help: "ALS confidence weight α.") var alpha: Float = 1
+    @Option(help: "ALS iterations.") var iterations = 15
+    @Option(help: "ALS row solver: cg (conjugate gradient, warm-started, as the implicit library) or cholesky (exact: SYRK + Cholesky on the backend).")
+    var solver: SolverChoice = .cg
+    @Option(help: "ALS conjugate-gradient steps per row and half-iteration.") var cgSteps = 3
+    @Option(help: "Smallest rating counted as a positive (a liked movie).") var minRating: Float = 4
+    @Option(help: "Hybrid: weight of the content part.") var contentWeight: Float = 0.8
+    @Option(help: "Hybrid: weight of the collaborative part.") var cfWeight: Float = 0.2
+    @Option(help: "rnn: epochs.") var epochs = 10
+    @Option(help: "rnn: movies per sequence window (inputs = this − 1; also how much of a history a recommendation reads; the reference design's is 20).")
+    var sequenceLength = 50
+    @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
+    @Option(help: "rnn, windows mode: movies between the ends of consecutive windows, each window predicting only those (at most sequence length − 1: windows overlapping by one movie).")
+    var windowStep = 19
+    @Option(help: "rnn: embedding size.") var embedding = 100
+    @Option(help: "rnn: LSTM units.") var hidden = 128
+    @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
+    @Option(help: "rnn: mini-batch size (the reference design's is 256).") var batchSize = 64
+    @Option(help: "rnn: Adam learning rate (the reference design's is 0.001).") var learningRate: Float = 3e-3
+    @Option(help: "rnn: initial weights: uniform (PyTorch's defaults, ±1/√hidden) or glorot (Glorot / orthogonal, forget bias 1: the reference design's).")
+    var initialisation: NextMovieNetwork.Initialisation = .uniform
+    @Option(help: "rnn: scale gradients whose global L2 norm exceeds this down to it (0: no clipping).") var clipNorm: Float = 5
+    @Option(help: "rnn: learning-rate schedule: constant, or cosine (decays to 0 over all epochs).")
+    var schedule: SequenceRecommender.LearningRateSchedule = .constant
+    @Option(help: "rnn: hold out the last movie of this many users (seeded) and score it after every epoch (0: none).")
+    var validationUsers = 0
+    @Option(help: "rnn: stop after this many epochs without a better validation NDCG@10, keeping the best weights (needs --validation-users).")
+    var patience: Int?
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+
+    func validate() throws {
+        guard epochs >= 0, sequenceLength >= 2, embedding > 0, hidden > 0, batchSize > 0, learningRate > 0, (0..<1).contains(dropout) else {
+            throw ValidationError("rnn options: --sequence-length ≥ 2, sizes positive, --dropout in [0, 1)")
+        }
+        guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
+        guard clipNorm >= 0 else { throw ValidationError("--clip-norm must not be negative") }
+        guard windowStep > 0 else { throw ValidationError("--window-step must be positive") }
+        guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
+        guard validationUsers >= 0 else { throw ValidationError("--validation-users must not be negative") }
+        if let p = patience {
+            guard p > 0 else { throw ValidationError("--patience must be positive") }
+            guard validationUsers > 0 else { throw ValidationError("--patience needs --validation-users (the held-out movies it watches)") }
+        }
+        if let r = regularization, r <= 0 { throw ValidationError("--regularization must be positive") }
+        guard contentWeight >= 0, cfWeight >= 0, contentWeight + cfWeight > 0 else {
+            throw ValidationError("--content-weight and --cf-weight must be non-negative and not both 0")
+        }
+    }
+
+    var options: TrainedModel.Options {
+        var o = TrainedModel.Options()
+        o.factors = factors
+        o.regularization = regularization
+        o.alpha = alpha
+        o.iterations = iterations
+        o.solver = solver == .cg ? .conjugateGradient(steps: cgSteps) : .cholesky
+        o.minRating = minRating
+        o.seed = seed
+        o.blend = HybridBlend(contentWeight: contentWeight, collaborativeWeight: cfWeight)
+        o.sequence.epochs = epochs
+        o.sequence.length = sequenceLength
+        o.sequence.mode = sequenceMode
+        o.sequence.windowStep = windowStep
+        o.sequence.embedding = embedding
+        o.sequence.hidden = hidden
+        o.sequence.dropout = dropout
+        o.sequence.batchSize = batchSize
+        o.sequence.learningRate = learningRate
+        o.sequence.clipNorm = clipNorm
+        o.sequence.initialisation = initialisation
+        o.sequence.seed = seed
+        o.sequence.validationUsers = validationUsers > 0 ? validationUsers : nil
+        o.sequence.patience = patience
+        o.sequence.schedule = schedule
+        return o
+    }
+}
+
+extension SequenceExamples.Mode: ExpressibleByArgument {}
+extension SequenceRecommender.LearningRateSchedule: ExpressibleByArgument {}
+extension NextMovieNetwork.Initialisation: ExpressibleByArgument {}

@@ -1,0 +1,130 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+import Testing
+@testable import Recommender
+
+/// A model written outside the package: every movie scores its fixed weight. It plugs into
+/// recommend, export, evaluation and model files through ``RecommenderModel`` alone.
+struct ConstantScores: RecommenderModel {
+    static let name = "constant"
+    var weights: [Float]
+
+    static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
+                    progress: (TrainingEvent) -> Void) throws -> ConstantScores {
+        // Higher movie index, higher score: the ranking is known in advance.
+        ConstantScores(weights: (0..<data.items.count).map(Float.init))
+    }
+
+    static func decode(from archive: ModelArchive) throws -> ConstantScores {
+        ConstantScores(weights: try archive.floats("constant.weights", count: archive.items))
+    }
+
+    func encode(into archive: inout ModelArchive) throws { archive.set("constant.weights", floats: weights) }
+
+    func score(_ block: ScoringBlock, into scores: MutableMatrixView, parts: ScoreParts?, kernels: any Kernels) throws {
+        for r in 0..<block.queries.count { (scores.base + r * scores.stride).update(from: weights, count: weights.count) }
+    }
+}
+
+@Suite("Model protocol")
+struct ModelProtocolTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/format-v2")
+
+    @Test("a model defined in the test target runs through recommend, batch recommend, export, evaluation and save/load")
+    func pluggedInModel() throws {
+        let (ratings, movies, _) = try HybridTests.twoTastes()
+        let kernels = allKernels[0]
+        let model = try TrainedModel.train(ConstantScores.self, ratings: ratings, movies: movies, kernels: kernels)
+        // The best unseen movies are the highest indices the user has not rated.
+        let u = try #require(model.users.index(of: 1))
+        let seen = Set(model.seen.range(ofRow: u).map { Int(model.seen.columns[$0]) })
+        let expected = (0..<model.items.count).reversed().filter { !seen.contains($0) }.prefix(3).map { model.items.ids[$0] }
+        #expect(try model.recommend(user: 1, k: 3).map(\.movieID) == expected)
+        #expect(try model.recommend(users: [1, 2], k: 3, blockSize: 1, kernels: kernels)[0].map(\.movieID) == expected)
+        // filter keeps only the accepted movie ids.
+        let even = try model.recommend(user: 1, k: 2, filter: { $0 % 2 == 0 })
+        #expect(even.count == 2 && even.allSatisfy { $0.movieID % 2 == 0 })
+        #expect(throws: RecommenderError.unsupported(model: "constant", operation: "similar items")) { _ = try model.similarItems(1, k: 3) }
+
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let csv = dir.appendingPathComponent("constant.csv")
+        let report = try BatchExport(count: 3).write(model, to: csv, kernels: kernels)
+        #expect(report.users == model.users.count && report.rows == 3 * model.users.count)
+        #expect(try BatchExportTests.parse(csv).filter { $0.user == 1 }.map(\.movie) == expected)
+
+        let file = dir.appendingPathComponent("constant.model")
+        try model.save(to: file)
+        #expect(throws: ArchiveError.self) { _ = try TrainedModel.load(from: file) }   // the standard registry does not know it
+        let loaded = try TrainedModel.load(from: file, registry: ModelRegistry.standard.adding(ConstantScores.self))
+        #expect(try loaded.recommend(user: 1, k: 3).map(\.movieID) == expected)
+
+        var suite = EvaluationSuite()
+        suite.registry = ModelRegistry.standard.adding(ConstantScores.self)
+        suite.models = ["popularity", "constant"]
+        suite.ratingPrediction = false
+        let data = TrainingData(ratings: ratings, movies: movies, content: nil, prepared: false)
+        let result = try suite.run(on: data, kernels: kernels)
+        #expect(result.ranking.map(\.model) == ["popularity", "constant"])
+        #expect(result.ranking.allSatisfy { $0.metrics.users > 0 })
+    }
+
+    @Test("every registered model trains and answers with its name; unknown names and missing content are clear errors")
+    func registry() throws {
+        let (ratings, movies, content) = try HybridTests.twoTastes()
+        #expect(ModelRegistry.standard.names == ["als", "ease", "content", "hybrid", "rnn"])
+        #expect(throws: RecommenderError.unknownModel(name: "nope", known: ModelRegistry.standard.names)) {
+            _ = try TrainedModel.train(model: "nope", ratings: ratings, movies: movies, kernels: allKernels[0])
+        }
+        #expect(throws: RecommenderError.needsContent(model: "hybrid")) {
+            _ = try TrainedModel.train(HybridRecommender.self, ratings: ratings, movies: movies, kernels: allKernels[0])
+        }
+        var options = TrainedModel.Options()
+        options.factors = 0
+        #expect(throws: RecommenderError.self) {
+            _ = try TrainedModel.train(ImplicitALS.self, ratings: ratings, movies: movies, options: options, kernels: allKernels[0])
+        }
+        options = TrainedModel.Options()
+        options.blend = HybridBlend(contentWeight: 0, collaborativeWeight: 0)
+        #expect(throws: RecommenderError.self) {
+            _ = try TrainedModel.train(HybridRecommender.self, ratings: ratings, movies: movies, content: content, options: options,
+                                       kernels: allKernels[0])
+        }
+        // Content alone ranks by the profile: user 1 likes action movies (ids 1–10).
+        let model = try TrainedModel.train(ContentRecommender.self, ratings: ratings, movies: movies, content: content, kernels: allKernels[0])
+        let top = try model.recommend(user: 1, k: 1)
+        #expect(top.first?.movieID == 1 && top.first?.becauseOf != nil)
+        #expect(try model.similarItems(3, k: 3).allSatisfy { $0.movieID <= 10 })
+    }
+
+    /// The JSON `movierec recommend --json` / `similar --json` printed from the format-2 files.
+    struct Golden: Decodable { var movieId: Int32; var score: Float; var content: Float?; var collaborative: Float?; var becauseOf: Int32? }
+
+    @Test("model files of format 2 (written before the model protocol) load and answer as they did; older formats are refused")
+    func formatTwoFiles() throws {
+        for name in ["als", "ease", "hybrid", "rnn"] {
+            let model = try TrainedModel.load(from: Self.fixtures.appendingPathComponent("\(name).model"))
+            #expect(model.header.model == name)
+            for (file, got) in [("\(name)-user1.json", try model.recommend(user: 1, k: 5)),
+                                ("\(name)-similar3.json", try model.similarItems(3, k: 4))] {
+                let golden = try JSONDecoder().decode([Golden].self, from: Data(contentsOf: Self.fixtures.appendingPathComponent(file)))
+                #expect(got.map(\.movieID) == golden.map(\.movieId), "\(file)")
+                #expect(zip(got, golden).allSatisfy { abs($0.score - $1.score) <= 1e-5 * max(1, abs($1.score)) }, "\(file)")
+                #expect(got.map(\.becauseOf) == golden.map(\.becauseOf), "\(file)")
+                #expect(zip(got, golden).allSatisfy { abs(($0.content ?? 0) - ($1.content ?? 0)) < 1e-5 && abs(($0.collaborative ?? 0) - ($1.collaborative ?? 0)) < 1e-5 })
+            }
+        }
+        // The same bytes with version 1: refused as an old format before anything else is read.
+        var bytes = [UInt8](try Data(contentsOf: Self.fixtures.appendingPathComponent("als.model")))
+        bytes[8] = 1
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let old = dir.appendingPathComponent("old.model")
+        try Data(bytes).write(to: old)
+        #expect(throws: ArchiveError.unsupportedVersion(path: old.path, found: 1, supported: TrainedModel.formatVersion)) {
+            _ = try TrainedModel.load(from: old)
+        }
+        #expect("\(ArchiveError.unsupportedVersion(path: "m", found: 1, supported: 3))".contains("old format"))
+    }
+}
