@@ -53,11 +53,12 @@ struct StandardError: TextOutputStream {
     }
 }
 
-/// A usage error unless `name` is a registered model.
-func validateModelName(_ name: String, registry: ModelRegistry = .standard) throws {
-    guard registry.names.contains(name) else {
+/// A usage error unless `name` is a registered model whose library checks accept `options`.
+func validateModel(_ name: String, options: TrainedModel.Options, registry: ModelRegistry = .standard) throws {
+    guard let type = try? registry.model(named: name) else {
         throw ValidationError("unknown model '\(name)' (choose from \(registry.names.joined(separator: ", ")))")
     }
+    do { try type.validate(options) } catch { throw ValidationError("\(error)") }
 }
 
 /// A usage error when `output` is one of the files `inputs` name (a folder stands for the files

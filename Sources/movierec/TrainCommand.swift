@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         try hyper.validate()
-        try validateModelName(model)
+        try validateModel(model, options: hyper.options)
         try refuseOverwriting(inputs: [data], output: out)
     }
 

@@ -49,7 +49,7 @@ struct ImplicitALSTests {
             let seen = Set(m.columns[m.range(ofRow: u)].map(Int.init))
             #expect(try model.recommend(user: u, userItems: m, count: 20).allSatisfy { !seen.contains($0.item) })
         }
-        #expect(throws: LinearAlgebraError.self) { _ = try model.recommend(user: 99, userItems: m, count: 3) }
+        #expect(throws: RecommenderError.self) { _ = try model.recommend(user: 99, userItems: m, count: 3) }
     }
 
     @Test("the same seed gives identical factors")

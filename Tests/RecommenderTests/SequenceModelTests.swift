@@ -281,7 +281,7 @@ struct SequenceValidationTests {
     func patienceNeedsValidation() {
         var c = Self.configuration()
         c.patience = 2
-        #expect(throws: LinearAlgebraError.self) {
+        #expect(throws: RecommenderError.self) {
             _ = try SequenceRecommender.train(histories: [[1, 2, 3]], items: 4, configuration: c, kernels: allKernels[0])
         }
     }

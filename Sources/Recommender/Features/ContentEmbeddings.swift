@@ -50,18 +50,10 @@ public struct ContentEmbeddings: Sendable {
         let movies = dataset.movies.sorted { $0.id < $1.id }
         var unique = [Movie]()
         for m in movies where unique.last?.id != m.id { unique.append(m) }
-        let tfidf = GenreTFIDF(genres: unique.map(\.genres))
-        let genre = tfidf.vocabulary.isEmpty ? Matrix(rows: unique.count, cols: 0)
-            : try SVDEmbedding(tfidf.matrix, dims: min(genreDimensions, tfidf.vocabulary.count), kernels: kernels, seed: seed).embeddings
+        let genre = try GenreEmbedding(movies: unique, dimensions: genreDimensions, kernels: kernels, seed: seed).vectors
         var tag = Matrix(rows: unique.count, cols: 0)
         if let genome = dataset.genome, genome.movies.count > 0, genome.tagIDs.count > 0 {
-            let e = try SVDEmbedding(genome.relevance, dims: min(tagDimensions, genome.tagIDs.count, genome.movies.count),
-                                     kernels: kernels, seed: seed).embeddings
-            tag = Matrix(rows: unique.count, cols: e.cols)
-            for (row, movie) in unique.enumerated() {
-                guard let r = genome.movies.index(of: movie.id) else { continue }
-                for j in 0..<e.cols { tag[row, j] = e[r, j] }
-            }
+            tag = try TagGenomeEmbedding(genome: genome, dimensions: tagDimensions, kernels: kernels, seed: seed).aligned(to: unique.map(\.id)).vectors
         }
         try self.init(ids: unique.map(\.id), genre: genre, tag: tag)
     }

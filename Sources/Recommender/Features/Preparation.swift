@@ -92,12 +92,11 @@ public struct Preparation: Sendable {
         let movies = dataset.movies
 
         // 1. Genre TF-IDF and its SVD, over the whole catalogue.
-        let genre = try timed("genre TF-IDF + SVD") { () -> (SVDEmbedding, String) in
-            let tfidf = GenreTFIDF(genres: movies.map(\.genres))
-            let dims = min(options.genreDimensions, tfidf.vocabulary.count)
-            let e = try SVDEmbedding(tfidf.matrix, dims: dims, kernels: kernels, seed: options.seed)
-            return (e, "\(movies.count) movies × \(tfidf.vocabulary.count) genres → \(dims) dims, explained variance \(String(format: "%.3f", e.explainedVarianceRatio.reduce(0, +)))")
+        let genre = try timed("genre TF-IDF + SVD") { () -> (GenreEmbedding, String) in
+            let e = try GenreEmbedding(movies: movies, dimensions: options.genreDimensions, kernels: kernels, seed: options.seed)
+            return (e, e.summary)
         }
+        guard let genreSVD = genre.svd else { throw PreparationError.invalidParameter("no movie has a genre: nothing to embed") }
 
         // 2. Balancing.
         let (keep, balance) = timed("genre balancing") { () -> (([Bool], GenreBalancing.Report?), String) in
@@ -127,26 +126,23 @@ public struct Preparation: Sendable {
         let outputIDs = IDMap(ratings.movieIDs)
         let catalogue = IDMap(movies.map(\.id))
         let outputMovies = outputIDs.ids.compactMap { id in catalogue.index(of: id).map { movies[$0] } }
-        var genreEmbeddings = Matrix(rows: outputMovies.count, cols: genre.embeddings.cols)
+        var genreEmbeddings = Matrix(rows: outputMovies.count, cols: genreSVD.embeddings.cols)
         for (row, movie) in outputMovies.enumerated() {
             guard let source = catalogue.index(of: movie.id) else { continue }
-            for j in 0..<genre.embeddings.cols { genreEmbeddings[row, j] = genre.embeddings[source, j] }
+            for j in 0..<genreSVD.embeddings.cols { genreEmbeddings[row, j] = genreSVD.embeddings[source, j] }
         }
 
         // 5. Tag genome.
         let tagDims = options.tagDimensions
         let (tagEmbeddings, hasGenome, tagSVD) = try timed("tag genome SVD + join") { () -> ((Matrix, [Bool], SVDEmbedding?), String) in
-            var embeddings = Matrix(rows: outputMovies.count, cols: tagDims)
-            var flags = [Bool](repeating: false, count: outputMovies.count)
-            guard let genome = dataset.genome, genome.movies.count > 0 else { return ((embeddings, flags, nil), "no genome files: tag embeddings are zero") }
-            let e = try SVDEmbedding(genome.relevance, dims: min(tagDims, genome.tagIDs.count, genome.movies.count), kernels: kernels, seed: options.seed)
-            for (row, movie) in outputMovies.enumerated() {
-                guard let g = genome.movies.index(of: movie.id) else { continue }
-                flags[row] = true
-                for j in 0..<e.embeddings.cols { embeddings[row, j] = e.embeddings[g, j] }
+            guard let genome = dataset.genome, genome.movies.count > 0 else {
+                return ((Matrix(rows: outputMovies.count, cols: tagDims), [Bool](repeating: false, count: outputMovies.count), nil),
+                        "no genome files: tag embeddings are zero")
             }
+            let e = try TagGenomeEmbedding(genome: genome, dimensions: tagDims, kernels: kernels, seed: options.seed)
+            let (embeddings, flags) = e.aligned(to: outputMovies.map(\.id), columns: tagDims)
             let joined = flags.filter { $0 }.count
-            return ((embeddings, flags, e), "\(genome.movies.count) × \(genome.tagIDs.count) → \(e.embeddings.cols) dims, explained variance \(String(format: "%.3f", e.explainedVarianceRatio.reduce(0, +))); \(joined) of \(outputMovies.count) movies have genome data")
+            return ((embeddings, flags, e.svd), "\(e.summary); \(joined) of \(outputMovies.count) movies have genome data")
         }
 
         let summary = PreparationSummary(
@@ -155,7 +151,7 @@ public struct Preparation: Sendable {
             balancing: balance, moviesAfterBalancing: balancedIDs.count, filter: filterReport,
             output: .init(movies: outputMovies.count, ratings: ratings.count, users: IDMap(ratings.userIDs).count),
             ratingScale: [scaler.minimum, scaler.maximum],
-            genreSVD: .init(genre), tagSVD: tagSVD.map(PreparationSummary.SVDInfo.init),
+            genreSVD: .init(genreSVD), tagSVD: tagSVD.map(PreparationSummary.SVDInfo.init),
             moviesWithGenome: hasGenome.filter { $0 }.count, steps: steps)
         return PreparedData(movies: outputMovies.map { PreparedMovie(movie: $0) }, hasGenome: hasGenome,
                             genreEmbeddings: genreEmbeddings, tagEmbeddings: tagEmbeddings,

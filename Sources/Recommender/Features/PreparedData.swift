@@ -101,16 +101,26 @@ public struct PreparedData: Sendable {
         let n = movies.count
         let genre = try a.floats("genreEmbeddings"), tag = try a.floats("tagEmbeddings")
         let g = summary.genreSVD.dimensions, t = summary.options.tagDimensions
-        guard genre.count == n * g, tag.count == n * t else {
+        guard g >= 0, t >= 0, genre.count == n * g, tag.count == n * t else {
             throw ArchiveError.badSection(path: file.path, name: "embeddings", reason: "sizes do not match \(n) movies")
         }
-        let ratings = Ratings(userIDs: try a.ints("userIDs"), movieIDs: try a.ints("movieIDs"),
-                              values: try a.floats("ratings"), timestamps: try a.longs("timestamps"))
-        let normalized = try a.floats("normalized")
-        guard normalized.count == ratings.count else {
-            throw ArchiveError.badSection(path: file.path, name: "normalized", reason: "length differs from the ratings")
+        guard zip(movies, movies.dropFirst()).allSatisfy({ $0.id < $1.id }) else {
+            throw ArchiveError.badSection(path: file.path, name: "movies", reason: "ids are not ascending and distinct")
         }
-        return PreparedData(movies: movies, hasGenome: try a.bytes("hasGenome").map { $0 != 0 },
+        guard genre.allSatisfy({ $0.isFinite }), tag.allSatisfy({ $0.isFinite }) else {
+            throw ArchiveError.badSection(path: file.path, name: "embeddings", reason: "hold a non-finite value")
+        }
+        let userIDs = try a.ints("userIDs"), movieIDs = try a.ints("movieIDs"), values = try a.floats("ratings"), times = try a.longs("timestamps")
+        let normalized = try a.floats("normalized")
+        guard movieIDs.count == userIDs.count, values.count == userIDs.count, times.count == userIDs.count, normalized.count == userIDs.count else {
+            throw ArchiveError.badSection(path: file.path, name: "ratings", reason: "the rating columns differ in length")
+        }
+        let hasGenome = try a.bytes("hasGenome").map { $0 != 0 }
+        guard hasGenome.count == n else {
+            throw ArchiveError.badSection(path: file.path, name: "hasGenome", reason: "length differs from the \(n) movies")
+        }
+        let ratings = Ratings(userIDs: userIDs, movieIDs: movieIDs, values: values, timestamps: times)
+        return PreparedData(movies: movies, hasGenome: hasGenome,
                             genreEmbeddings: try Matrix(rows: n, cols: g, elements: genre),
                             tagEmbeddings: try Matrix(rows: n, cols: t, elements: tag),
                             ratings: ratings, normalizedRatings: normalized,

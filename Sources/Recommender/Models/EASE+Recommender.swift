@@ -23,6 +23,8 @@ extension EASE: RecommenderModel {
         }
     }
 
+    public static func validate(_ options: TrainedModel.Options) throws { _ = try EASE(options: options) }
+
     public static func decode(from archive: ModelArchive) throws -> EASE {
         var ease = try EASE(options: archive.options)
         ease.weights = try archive.matrix("itemFactors", rows: archive.items, cols: archive.items)

@@ -23,7 +23,7 @@ public struct EASE: Sendable {
     /// Fits on the positives of `userItems` (any stored entry counts as 1).
     public mutating func fit(_ userItems: SparseMatrix, kernels: any Kernels, blockRows: Int = 1024) throws {
         guard regularization > 0 else {
-            throw LinearAlgebraError.invalidArgument(operation: "EASE.fit", detail: "λ must be positive")
+            throw RecommenderError.invalidOptions(model: "ease", reason: "λ must be positive")
         }
         let n = userItems.cols
         var g = Matrix(rows: n, cols: n)

@@ -32,7 +32,7 @@ public struct ExplicitALS: Sendable {
     /// Fits to `userItems` (users × items, values = ratings). Returns the training RMSE after each iteration.
     public mutating func fit(_ userItems: SparseMatrix, kernels: any Kernels) throws -> [Double] {
         guard factors > 0, regularization > 0, iterations >= 0, userItems.nonzeros > 0 else {
-            throw LinearAlgebraError.invalidArgument(operation: "ExplicitALS.fit", detail: "needs ratings, factors > 0 and λ > 0")
+            throw RecommenderError.invalidOptions(model: "explicit ALS", reason: "needs ratings, factors > 0 and λ > 0")
         }
         globalMean = userItems.values.reduce(0, +) / Float(userItems.nonzeros)
         ratingRange = (userItems.values.min() ?? 0.5)...(userItems.values.max() ?? 5)

@@ -67,6 +67,11 @@ public struct HybridRecommender: RecommenderModel {
                                  blend: options.blend)
     }
 
+    public static func validate(_ options: TrainedModel.Options) throws {
+        try validate(options.blend)
+        try ImplicitALS.validate(options)
+    }
+
     static func validate(_ blend: HybridBlend) throws {
         let (c, f) = (blend.contentWeight, blend.collaborativeWeight)
         guard c >= 0, f >= 0, c + f > 0, c.isFinite, f.isFinite else {

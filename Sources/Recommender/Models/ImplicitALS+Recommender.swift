@@ -34,6 +34,8 @@ extension ImplicitALS: RecommenderModel {
         }
     }
 
+    public static func validate(_ options: TrainedModel.Options) throws { _ = try ImplicitALS(options: options) }
+
     public static func decode(from archive: ModelArchive) throws -> ImplicitALS {
         var als = try ImplicitALS(options: archive.options)
         als.userFactors = try archive.matrix("userFactors", rows: archive.users, cols: als.factors)

@@ -71,12 +71,11 @@ public struct ImplicitALS: Sendable {
     }
 
     /// Fits the factors to `userItems` (users × items, values = the observation strength `r`).
-    /// - Throws: ``LinearAlgebraError`` if a system is not positive definite (λ must be > 0).
+    /// - Throws: ``RecommenderError`` for invalid settings, ``LinearAlgebraError`` if a system is not positive definite.
     public mutating func fit(_ userItems: SparseMatrix, kernels: any Kernels, trackLoss: Bool = true,
                              progress: (Iteration) -> Void = { _ in }) throws -> [Iteration] {
         guard factors > 0, iterations >= 0, regularization > 0, alpha >= 0 else {
-            throw LinearAlgebraError.invalidArgument(operation: "ImplicitALS.fit",
-                                                     detail: "factors and λ must be positive, iterations and α not negative")
+            throw RecommenderError.invalidOptions(model: "als", reason: "factors and λ must be positive, iterations and α not negative")
         }
         var g = SeededGenerator(seed: seed)
         func initial(_ rows: Int) -> Matrix {
@@ -294,7 +293,7 @@ public struct ImplicitALS: Sendable {
     /// `userItems` unless `includeSeen`.
     public func recommend(user: Int, userItems: SparseMatrix, count: Int, includeSeen: Bool = false) throws -> [(item: Int, score: Float)] {
         guard user >= 0, user < userFactors.rows else {
-            throw LinearAlgebraError.invalidArgument(operation: "recommend", detail: "user index \(user) outside 0..<\(userFactors.rows)")
+            throw RecommenderError.invalidOptions(model: "als", reason: "user index \(user) outside 0..<\(userFactors.rows)")
         }
         var scores = [Float](repeating: 0, count: itemFactors.rows)
         Self.scores(user: user, userFactors: userFactors, itemFactors: itemFactors, into: &scores)

@@ -40,6 +40,11 @@ public protocol RecommenderModel: Sendable {
     /// Whether ``fit(_:options:kernels:progress:)`` reads ``TrainingSet/content`` (false by default).
     static var needsContent: Bool { get }
 
+    /// Checks the options the model uses, before any data is read (``fit(_:options:kernels:progress:)``
+    /// checks them again). Accepts everything by default.
+    /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` naming the problem.
+    static func validate(_ options: TrainedModel.Options) throws
+
     /// Fits a model to `data` with the hyperparameters of `options` that the model uses.
     /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` for options it cannot train with.
     static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
@@ -78,6 +83,7 @@ public protocol RecommenderModel: Sendable {
 
 extension RecommenderModel {
     public static var needsContent: Bool { false }
+    public static func validate(_ options: TrainedModel.Options) throws {}
     public var label: String { Self.name }
     public var explainsParts: Bool { false }
     public func similarItems(to item: Int, kernels: any Kernels) throws -> SimilarScores {

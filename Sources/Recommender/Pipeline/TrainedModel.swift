@@ -75,6 +75,7 @@ public struct TrainedModel: Sendable {
                                              progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainedModel {
         guard ratings.count > 0 else { throw RecommenderError.invalidOptions(model: M.name, reason: "no ratings to train on") }
         if M.needsContent && content == nil { throw RecommenderError.needsContent(model: M.name) }
+        try M.validate(options)
         let data = TrainingSet(ratings: ratings, minRating: options.minRating, content: M.needsContent ? content : nil)
         if let content, let aligned = data.content {
             let covered = data.items.ids.filter { content.ids.index(of: $0) != nil }.count

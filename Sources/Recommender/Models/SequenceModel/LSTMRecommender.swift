@@ -22,9 +22,7 @@ public struct LSTMRecommender: RecommenderModel {
     public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
                            progress: (TrainingEvent) -> Void) throws -> LSTMRecommender {
         let c = options.sequence
-        do { try c.validate() } catch let error as LinearAlgebraError {
-            throw RecommenderError.invalidOptions(model: name, reason: "\(error)")
-        }
+        try validate(options)
         let histories = data.histories()
         let (examples, validation) = SequenceRecommender.trainingSet(histories, configuration: c)
         progress(.line("sequences: \(examples.count) examples (\(c.examplesLabel)), \(examples.targetCount) targets; \(data.items.count)-way softmax"
@@ -41,6 +39,8 @@ public struct LSTMRecommender: RecommenderModel {
         })
         return LSTMRecommender(sequence: net, recent: histories.map { Array($0.suffix(c.length - 1)) })
     }
+
+    public static func validate(_ options: TrainedModel.Options) throws { try options.sequence.validate() }
 
     public static func decode(from archive: ModelArchive) throws -> LSTMRecommender {
         let c = archive.options.sequence

@@ -67,19 +67,18 @@ public struct SequenceRecommender: Sendable {
             }
         }
 
-        func validate() throws {
+        /// Checks sizes, rates and the early-stopping settings.
+        /// - Throws: ``RecommenderError/invalidOptions(model:reason:)``.
+        public func validate() throws {
             guard embedding > 0, hidden > 0, length >= 2, epochs >= 0, batchSize > 0, learningRate > 0,
                   (0..<1).contains(dropout), clipNorm >= 0, (windowStep ?? 1) > 0 else {
-                throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
-                                                         detail: "sizes, epochs and window step must be positive, length ≥ 2, dropout in [0, 1)")
+                throw RecommenderError.invalidOptions(model: "rnn", reason: "sizes, epochs and window step must be positive, length ≥ 2, dropout in [0, 1)")
             }
             guard (validationUsers ?? 0) >= 0, (patience ?? 1) > 0 else {
-                throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
-                                                         detail: "validation users must not be negative, patience must be positive")
+                throw RecommenderError.invalidOptions(model: "rnn", reason: "validation users must not be negative, patience must be positive")
             }
             if patience != nil && (validationUsers ?? 0) == 0 {
-                throw LinearAlgebraError.invalidArgument(operation: "SequenceRecommender",
-                                                         detail: "early stopping (patience) needs validation users")
+                throw RecommenderError.invalidOptions(model: "rnn", reason: "early stopping (patience) needs validation users")
             }
         }
     }
