@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "MovieLens", targets: ["MovieLens"]),
         .library(name: "Recommender", targets: ["Recommender"]),
+        .library(name: "BenchmarkSupport", targets: ["BenchmarkSupport"]),
         .executable(name: "movierec", targets: ["movierec"]),
     ],
     traits: traits,
@@ -44,12 +45,15 @@ let package = Package(
         ),
         .target(name: "MovieLens", dependencies: ["LinearAlgebra"]),
         .target(name: "Recommender", dependencies: ["LinearAlgebra", "MovieLens"]),
+        // Kernel and pipeline benchmarks, shared by `movierec bench` and the Benchmarks/ package.
+        .target(name: "BenchmarkSupport", dependencies: ["LinearAlgebra", "MovieLens", "Recommender"]),
         .executableTarget(
             name: "movierec",
             dependencies: [
                 "LinearAlgebra",
                 "MovieLens",
                 "Recommender",
+                "BenchmarkSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

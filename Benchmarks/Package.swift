@@ -20,6 +20,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "LinearAlgebra", package: "MovieRec"),
+                .product(name: "BenchmarkSupport", package: "MovieRec"),
             ],
             path: "Benchmarks/Kernels",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

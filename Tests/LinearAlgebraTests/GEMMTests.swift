@@ -157,9 +157,8 @@ struct GEMMTests {
         }
     }
 
-    @Test("the two backends agree on a large multiply")
+    @Test("the two backends agree on a large multiply", .enabled(if: allKernels.count == 2, "needs both backends: this build has no OpenBLAS"))
     func backendsAgree() throws {
-        guard allKernels.count == 2 else { return }
         let a = randomMatrix(257, 311, seed: 21), b = randomMatrix(311, 263, seed: 22)
         let c1 = try allKernels[0].multiply(a, b), c2 = try allKernels[1].multiply(a, b)
         #expect(c1.maxAbsDifference(c2) < 1e-3)

@@ -2,6 +2,7 @@
 // `movierec bench kernels`, measured by the ordo-one harness (percentiles, allocations).
 
 import Benchmark
+import BenchmarkSupport
 import LinearAlgebra
 
 let benchmarks: @Sendable () -> Void = {

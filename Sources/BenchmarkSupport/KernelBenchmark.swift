@@ -1,4 +1,5 @@
 import Foundation
+import LinearAlgebra
 
 /// Side-by-side timings of the kernels on every available backend, measured in one run.
 ///

@@ -1,6 +1,7 @@
 import Foundation
 import LinearAlgebra
 import MovieLens
+import Recommender
 
 /// Times every heavy step of the pipeline — load → prepare → ALS → content neighbours → one LSTM
 /// epoch → export — on one kernel backend, with the peak memory of each step.
