@@ -4,7 +4,7 @@
 SWIFT ?= swift
 NATIVE_FLAGS = -Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DNATIVE_FMA
 
-.PHONY: deps build run test test-noblas bench bench-native benchmarks clean
+.PHONY: deps build run test test-noblas bench bench-native bench-all benchmarks clean
 
 deps:
 	@scripts/install-deps.sh
@@ -28,6 +28,10 @@ test-noblas:
 bench-native: deps
 	$(SWIFT) build -c release --product movierec --scratch-path .build-native $(NATIVE_FLAGS)
 	.build-native/release/movierec bench kernels
+
+## MovieRec against its Python twins and OpenBLAS against pure Swift, one run, one table (scripts/bench-all.sh DATA).
+bench-all: build
+	scripts/bench-all.sh $(DATA)
 
 ## The ordo-one benchmark package in Benchmarks/.
 benchmarks: deps

@@ -58,6 +58,9 @@ let package = Package(
             ]
         ),
 
+        // MARK: - Examples
+        .executableTarget(name: "QuickStartExample", dependencies: ["LinearAlgebra", "Recommender"], path: "Examples/QuickStart"),
+
         // MARK: - Unit test bundles
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "MovieLensTests", dependencies: ["MovieLens", "LinearAlgebra"]),

@@ -101,6 +101,14 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     /// OpenBLAS when compiled in, else pure Swift.
     public static var `default`: Backend { Backend.openblas.isAvailable ? .openblas : .swift }
 
+    /// The default backend's kernels on every core: what library calls use when given none.
+    public static var defaultKernels: any Kernels {
+        #if OpenBLAS
+        OpenBLASKernels(threads: Parallel.cores)
+        #else
+        SwiftKernels(threads: Parallel.cores)
+        #endif
+    }
 
     /// Kernels of this backend using at most `threads` threads per call.
     /// - Throws: ``LinearAlgebraError/backendUnavailable(_:)`` for OpenBLAS in a build without it.

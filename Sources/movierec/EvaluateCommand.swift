@@ -74,7 +74,7 @@ struct Evaluate: ParsableCommand {
         let kernels = try kernelOptions.kernels()
         let suite = self.suite
         let data = try TrainingData.load(from: dataOptions.url, content: suite.needsContent, kernels: kernels, seed: hyper.seed,
-                                         policy: dataOptions.policy, threads: kernelOptions.threads)
+                                         policy: dataOptions.policy)
         let report = try suite.run(on: data, kernels: kernels, progress: EvaluationProgress(quiet: quiet || json).report)
         if json {
             print(try jsonText(report))

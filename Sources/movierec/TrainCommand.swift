@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
         let kernels = try kernelOptions.kernels()
         let t0 = DispatchTime.now().uptimeNanoseconds
         let input = try TrainingData.load(from: URL(fileURLWithPath: data), content: type.needsContent, kernels: kernels,
-                                          seed: hyper.seed, threads: kernelOptions.threads)
+                                          seed: hyper.seed)
         let quiet = self.quiet || json
         let progress = TrainingProgress(quiet: quiet, lines: true)
         let trained = try TrainedModel.train(type, ratings: input.ratings, movies: input.movies, content: input.content,

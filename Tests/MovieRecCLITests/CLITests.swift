@@ -156,6 +156,36 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: model + ".3"))
     }
 
+    @Test("every registered model trains from the command line; evaluate --json comes from the library suite; no output over an input")
+    func modelsAndInputs() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let small = try Self.slice(in: dir)
+        let model = dir.appendingPathComponent("content.model").path
+        let t = try run(["train", "--data", small.path, "--model", "content", "--out", model, "--quiet"])
+        #expect(t.status == 0, "\(t.stderr)")
+        let sim = try run(["similar", "--model", model, "--movie", "1", "-k", "3", "--backend", "swift", "--threads", "1"])
+        #expect(sim.status == 0 && sim.stdout.contains("rank"), "\(sim.stderr)")
+        let unknown = try run(["train", "--data", small.path, "--model", "nope", "--out", model])
+        #expect(unknown.status == 1 && unknown.stderr.contains("als, ease, content, hybrid, rnn"), "\(unknown.stderr)")
+        let e = try run(["evaluate", "--data", small.path, "--models", "popularity,content", "--explicit-iterations", "1", "--json"])
+        #expect(e.status == 0, "\(e.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any]
+        let ranking = report?["ranking"] as? [[String: Any]]
+        #expect(ranking?.map { $0["model"] as? String } == ["popularity", "content only (cosine to profile)"], "\(e.stdout)")
+        // An output that is one of the inputs — by name, or through a symlink — is refused before any work.
+        let ratings = small.appendingPathComponent("ratings.csv").path
+        let before = try Data(contentsOf: URL(fileURLWithPath: ratings))
+        let over = try run(["train", "--data", small.path, "--model", "content", "--out", ratings])
+        #expect(over.status == 1 && over.stderr.contains(ratings), "\(over.stderr)")
+        let link = dir.appendingPathComponent("link.model").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: model)
+        let self_ = try run(["export", "--model", model, "--out", link])
+        #expect(self_.status == 1 && self_.stderr.contains("refusing"), "\(self_.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: ratings)) == before)
+        #expect(try run(["recommend", "--model", model, "--user", "1"]).status == 0)
+    }
+
     @Test("bench --json has every pipeline step for each backend; run does the whole pipeline")
     func benchAndRun() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")

@@ -26,15 +26,16 @@ public struct TrainingData: Sendable {
                   content: content ? try ContentEmbeddings(prepared: p) : nil, prepared: true)
     }
 
-    /// Loads `directory`; builds content embeddings only when `content` is true.
+    /// Loads `directory` with `kernels.threads` parsing threads; builds content embeddings only
+    /// when `content` is true.
     public static func load(from directory: URL, content: Bool, kernels: any Kernels, seed: UInt64 = 0,
-                            policy: ErrorPolicy = .strict, threads: Int = Parallel.cores) throws -> TrainingData {
+                            policy: ErrorPolicy = .strict) throws -> TrainingData {
         if FileManager.default.fileExists(atPath: directory.appendingPathComponent("prepared.bin").path) {
             return try TrainingData(prepared: try PreparedData.load(from: directory), content: content)
         }
         var options = MovieLensDataset.Options()
         options.policy = policy
-        options.threads = threads
+        options.threads = kernels.threads
         options.loadTags = false
         options.loadLinks = false
         options.loadGenome = content

@@ -103,7 +103,7 @@ extension TrainedModel {
 
     /// The recommendations of one query, best first.
     public func recommend(_ query: Query, count: Int, includeSeen: Bool = false,
-                          kernels: any Kernels = SwiftKernels(threads: 1)) throws -> [Recommendation] {
+                          kernels: any Kernels = Backend.defaultKernels) throws -> [Recommendation] {
         try recommend([query], count: count, includeSeen: includeSeen, kernels: kernels)[0]
     }
 
@@ -141,7 +141,7 @@ extension TrainedModel {
     /// accepts (`implicit`'s `recommend(userid, N, filter_items=…)`).
     /// - Throws: ``RecommenderError`` for an unknown user or movie.
     public func recommend(user: Int32, k: Int, movie: Int32? = nil, includeSeen: Bool = false,
-                          filter: ((Int32) -> Bool)? = nil, kernels: any Kernels = SwiftKernels(threads: 1)) throws -> [Recommendation] {
+                          filter: ((Int32) -> Bool)? = nil, kernels: any Kernels = Backend.defaultKernels) throws -> [Recommendation] {
         let q = try query(userID: user, watched: movie)
         guard let filter else { return try recommend(q, count: k, includeSeen: includeSeen, kernels: kernels) }
         let all = try recommend(q, count: items.count, includeSeen: includeSeen, kernels: kernels)
@@ -169,7 +169,7 @@ extension TrainedModel {
     /// The `k` movies most similar to `movieID` under the model: cosine of item factors (ALS),
     /// EASE weights, content cosine, the hybrid's blend of both, or what the LSTM predicts next.
     /// - Throws: ``RecommenderError`` for an unknown movie or a model without item similarity.
-    public func similarItems(_ movieID: Int32, k: Int, kernels: any Kernels = SwiftKernels(threads: 1)) throws -> [Recommendation] {
+    public func similarItems(_ movieID: Int32, k: Int, kernels: any Kernels = Backend.defaultKernels) throws -> [Recommendation] {
         let m = try itemIndex(movieID)
         var s = try model.similarItems(to: m, kernels: kernels)
         s.scores[m] = -.infinity

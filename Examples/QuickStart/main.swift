@@ -1,0 +1,23 @@
+// The README's library example, built with the package so that it cannot drift from the API:
+//     swift run -c release QuickStartExample        (from the repository root: it reads data/)
+import Foundation
+import LinearAlgebra
+import Recommender
+
+let kernels = try Backend.default.makeKernels()                     // or Backend.swift.makeKernels(threads: 1)
+let data = try TrainingData.load(from: URL(fileURLWithPath: "data/ml-latest-small"), content: true, kernels: kernels)
+let model = try TrainedModel.train(HybridRecommender.self, ratings: data.ratings, movies: data.movies,
+                                   content: data.content, kernels: kernels)
+let top = try model.recommend(user: 1, k: 5, movie: 296)             // [Recommendation]: id, title, score, parts, because of
+print(top.map(\.title))
+let early = try model.recommend(user: 1, k: 5, filter: { $0 < 1000 }) // only the movie ids the filter accepts
+let many = try model.recommend(users: [1, 2, 3], k: 10, kernels: kernels)
+let newcomer = try model.recommend(try model.query(ratings: [(296, 5), (318, 4.5)]), count: 10)
+let alike = try model.similarItems(1, k: 10)
+print(early.count, many.count, newcomer.first?.title ?? "-", alike.first?.title ?? "-")
+try model.save(to: URL(fileURLWithPath: "/tmp/hybrid.model"))       // TrainedModel.load(from:)
+try BatchExport(count: 10).write(model, to: URL(fileURLWithPath: "/tmp/recs.csv"), kernels: kernels)
+
+var suite = EvaluationSuite()                                         // what `movierec evaluate` runs
+suite.models = ["popularity", "als", "ease"]
+for row in try suite.run(on: data, kernels: kernels).ranking { print(row.model, row.metrics.ndcgAt10) }
