@@ -39,7 +39,7 @@ public struct ContentRecommender: RecommenderModel {
                     if let w = q.watched {
                         row.update(from: c.base + w * c.stride, count: d)
                     } else {
-                        for (i, _) in q.liked { accumulate(c.base + i * c.stride, 1, row, d) }
+                        for (i, _) in q.liked { VectorOps.axpy(1, c.base + i * c.stride, row, d) }
                         VectorMath.normalize(row, d)
                     }
                 }
@@ -59,7 +59,7 @@ public struct ContentRecommender: RecommenderModel {
         let d = vectors.cols
         return vectors.withView { c in
             query.liked.map(\.item).max { a, b in
-                dotProduct(c.base + a * c.stride, c.base + item * c.stride, d) < dotProduct(c.base + b * c.stride, c.base + item * c.stride, d)
+                VectorOps.dot(c.base + a * c.stride, c.base + item * c.stride, d) < VectorOps.dot(c.base + b * c.stride, c.base + item * c.stride, d)
             }
         }
     }

@@ -42,7 +42,7 @@ extension EASE: RecommenderModel {
             for (r, q) in block.queries.enumerated() {
                 let row = scores.base + r * scores.stride
                 row.update(repeating: 0, count: n)
-                for (i, _) in q.liked { accumulate(b.base + i * b.stride, 1, row, n) }
+                for (i, _) in q.liked { VectorOps.axpy(1, b.base + i * b.stride, row, n) }
             }
         }
     }

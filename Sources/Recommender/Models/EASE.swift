@@ -67,7 +67,7 @@ public struct EASE: Sendable {
         weights.withView { w in
             scores.withUnsafeMutableBufferPointer { s in
                 guard let base = s.baseAddress else { return }
-                for i in items { accumulate(w.base + i * w.stride, 1, base, n) }
+                for i in items { VectorOps.axpy(1, w.base + i * w.stride, base, n) }
             }
         }
     }

@@ -84,7 +84,7 @@ public struct ExplicitALS: Sendable {
                             row.update(from: src, count: d - 1)
                             row[d - 1] = 1
                             let target = rows.values[e] - mean - src[d - 1]
-                            accumulate(row, target, b, d)
+                            VectorOps.axpy(target, row, b, d)
                         }
                         let av = MutableMatrixView(base: a, rows: d, cols: d, stride: d)
                         do {
@@ -113,7 +113,7 @@ public struct ExplicitALS: Sendable {
         if knownUser { r += users[user, k] }
         if knownItem { r += items[item, k] }
         if knownUser && knownItem {
-            users.withView { u in items.withView { i in r += dotProduct(u.base + user * u.stride, i.base + item * i.stride, k) } }
+            users.withView { u in items.withView { i in r += VectorOps.dot(u.base + user * u.stride, i.base + item * i.stride, k) } }
         }
         return min(ratingRange.upperBound, max(ratingRange.lowerBound, r))
     }

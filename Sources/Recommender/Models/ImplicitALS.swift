@@ -182,8 +182,8 @@ public struct ImplicitALS: Sendable {
         for (slot, e) in entries.enumerated() {
             let confidence = 1 + alpha * vals[e]
             let src = y.base + Int(cols[e]) * y.stride
-            scaledCopy(src, (confidence - 1).squareRoot(), gathered.base + slot * gathered.stride, k)
-            accumulate(src, confidence, x, k)
+            VectorOps.scaledCopy(src, (confidence - 1).squareRoot(), gathered.base + slot * gathered.stride, k)
+            VectorOps.axpy(confidence, src, x, k)
         }
         a.assign(gram)
         if n > 0 { try kernels.syrk(.transposed, alpha: 1, gathered.view, beta: 1, a) }
@@ -196,7 +196,7 @@ public struct ImplicitALS: Sendable {
     static func scores(user: Int, userFactors: Matrix, itemFactors: Matrix, into scores: inout [Float]) {
         userFactors.withView { x in
             itemFactors.withView { y in
-                for i in 0..<y.rows { scores[i] = dotProduct(x.base + user * x.stride, y.base + i * y.stride, y.cols) }
+                for i in 0..<y.rows { scores[i] = VectorOps.dot(x.base + user * x.stride, y.base + i * y.stride, y.cols) }
             }
         }
     }
@@ -220,27 +220,27 @@ public struct ImplicitALS: Sendable {
             let src = y.base + Int(cols[e]) * y.stride
             let dst = gathered + slot * k
             let c = 1 + alpha * vals[e]
-            let yx = copyAndDot(src, dst, x, k)
+            let yx = VectorOps.copyAndDot(src, dst, x, k)
             weights[slot] = c - 1
-            accumulate(dst, c - (c - 1) * yx, r, k)
+            VectorOps.axpy(c - (c - 1) * yx, dst, r, k)
         }
-        for i in 0..<k { r[i] -= dotProduct(gram.base + i * gram.stride, x, k) + lambda * x[i] }
+        for i in 0..<k { r[i] -= VectorOps.dot(gram.base + i * gram.stride, x, k) + lambda * x[i] }
         // A·v into `out`: (YᵀY + λI)·v + Σ (c − 1)(y·v)·y.
         func apply(_ v: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-            for i in 0..<k { out[i] = dotProduct(gram.base + i * gram.stride, v, k) + lambda * v[i] }
-            addWeightedProjections(gathered, weights, n, k, v, out)
+            for i in 0..<k { out[i] = VectorOps.dot(gram.base + i * gram.stride, v, k) + lambda * v[i] }
+            VectorOps.addWeightedProjections(gathered, weights, n, k, v, out)
         }
         p.update(from: r, count: k)
-        var rsOld = dotProduct(r, r, k)
+        var rsOld = VectorOps.dot(r, r, k)
         for _ in 0..<steps {
             if rsOld < 1e-20 { break }
             apply(p, ap)
-            let pap = dotProduct(p, ap, k)
+            let pap = VectorOps.dot(p, ap, k)
             guard pap > 0 else { break }
             let step = rsOld / pap
-            accumulate(p, step, x, k)
-            accumulate(ap, -step, r, k)
-            let rsNew = dotProduct(r, r, k)
+            VectorOps.axpy(step, p, x, k)
+            VectorOps.axpy(-step, ap, r, k)
+            let rsNew = VectorOps.dot(r, r, k)
             let beta = rsNew / rsOld
             for i in 0..<k { p[i] = r[i] + beta * p[i] }
             rsOld = rsNew
@@ -270,10 +270,10 @@ public struct ImplicitALS: Sendable {
                             for u in parts[p] {
                                 let xu = xv.base + u * xv.stride
                                 // Every item counted as a negative …
-                                total += Double(dotProduct(xu, gv.base + u * gv.stride, k))
+                                total += Double(VectorOps.dot(xu, gv.base + u * gv.stride, k))
                                 // … then the positives corrected: c(1 − s)² instead of s².
                                 for e in ui.range(ofRow: u) {
-                                    let s = dotProduct(xu, yv.base + Int(ui.columns[e]) * yv.stride, k)
+                                    let s = VectorOps.dot(xu, yv.base + Int(ui.columns[e]) * yv.stride, k)
                                     let c = Double(1 + alpha * ui.values[e])
                                     total += c * Double((1 - s) * (1 - s)) - Double(s * s)
                                 }
@@ -303,105 +303,6 @@ public struct ImplicitALS: Sendable {
         return scores.withUnsafeBufferPointer { TopK.select($0, k: count) }
             .filter { $0.value > -.infinity }.map { (item: $0.index, score: $0.value) }
     }
-}
-
-/// `Σ a[i]·b[i]` for `i < n`, four lanes at a time.
-@inline(__always)
-func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= n {
-        acc += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
-    }
-    var sum = acc.sum()
-    while i < n { sum += a[i] * b[i]; i += 1 }
-    return sum
-}
-
-/// `out += Σ_s w_s·(g_s·v)·g_s` over the `n` contiguous rows `g_s` (length `k`) of `rows`, four
-/// rows at a time so that four independent dot products are in flight.
-@inline(__always)
-func addWeightedProjections(_ rows: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ n: Int, _ k: Int,
-                            _ v: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-    var s = 0
-    let vectorEnd = k - k % 8
-    while s + 4 <= n {
-        let r0 = rows + s * k, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k
-        var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-        var i = 0
-        while i < vectorEnd {
-            let vv = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
-            a0 += UnsafeRawPointer(r0 + i).loadUnaligned(as: SIMD8<Float>.self) * vv
-            a1 += UnsafeRawPointer(r1 + i).loadUnaligned(as: SIMD8<Float>.self) * vv
-            a2 += UnsafeRawPointer(r2 + i).loadUnaligned(as: SIMD8<Float>.self) * vv
-            a3 += UnsafeRawPointer(r3 + i).loadUnaligned(as: SIMD8<Float>.self) * vv
-            i += 8
-        }
-        var d0 = a0.sum(), d1 = a1.sum(), d2 = a2.sum(), d3 = a3.sum()
-        while i < k { d0 += r0[i] * v[i]; d1 += r1[i] * v[i]; d2 += r2[i] * v[i]; d3 += r3[i] * v[i]; i += 1 }
-        d0 *= w[s]; d1 *= w[s + 1]; d2 *= w[s + 2]; d3 *= w[s + 3]
-        let (s0, s1, s2, s3) = (SIMD8<Float>(repeating: d0), SIMD8<Float>(repeating: d1),
-                                SIMD8<Float>(repeating: d2), SIMD8<Float>(repeating: d3))
-        i = 0
-        while i < vectorEnd {
-            var o = UnsafeRawPointer(out + i).loadUnaligned(as: SIMD8<Float>.self)
-            o += s0 * UnsafeRawPointer(r0 + i).loadUnaligned(as: SIMD8<Float>.self)
-            o += s1 * UnsafeRawPointer(r1 + i).loadUnaligned(as: SIMD8<Float>.self)
-            o += s2 * UnsafeRawPointer(r2 + i).loadUnaligned(as: SIMD8<Float>.self)
-            o += s3 * UnsafeRawPointer(r3 + i).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(out + i).storeBytes(of: o, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < k { out[i] += d0 * r0[i] + d1 * r1[i] + d2 * r2[i] + d3 * r3[i]; i += 1 }
-        s += 4
-    }
-    while s < n {
-        let row = rows + s * k
-        accumulate(row, w[s] * dotProduct(row, v, k), out, k)
-        s += 1
-    }
-}
-
-/// Copies `n` floats from `src` to `dst` and returns `Σ src[i]·x[i]`, in one pass.
-@inline(__always)
-func copyAndDot(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>()
-    var i = 0
-    while i + 8 <= n {
-        let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD8<Float>.self)
-        acc += v * UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
-    }
-    var sum = acc.sum()
-    while i < n { dst[i] = src[i]; sum += src[i] * x[i]; i += 1 }
-    return sum
-}
-
-/// `dst[i] = w · src[i]` for `i < n`.
-@inline(__always)
-func scaledCopy(_ src: UnsafePointer<Float>, _ w: Float, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
-    var i = 0
-    let wv = SIMD8<Float>(repeating: w)
-    while i + 8 <= n {
-        UnsafeMutableRawPointer(dst + i).storeBytes(of: wv * UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < n { dst[i] = w * src[i]; i += 1 }
-}
-
-/// `acc[i] += w · src[i]` for `i < n`.
-@inline(__always)
-func accumulate(_ src: UnsafePointer<Float>, _ w: Float, _ acc: UnsafeMutablePointer<Float>, _ n: Int) {
-    var i = 0
-    let wv = SIMD8<Float>(repeating: w)
-    while i + 8 <= n {
-        let sum = UnsafeRawPointer(acc + i).loadUnaligned(as: SIMD8<Float>.self) + wv * UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
-        UnsafeMutableRawPointer(acc + i).storeBytes(of: sum, as: SIMD8<Float>.self)
-        i += 8
-    }
-    while i < n { acc[i] += w * src[i]; i += 1 }
 }
 
 extension ImplicitALS {

@@ -159,7 +159,7 @@ public struct NextMovieNetwork: Sendable {
             try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: x, rows: rows, cols: e, stride: e),
                              MatrixView(base: p + l.wx.lowerBound, rows: e, cols: g4, stride: g4),
                              beta: 0, MutableMatrixView(base: z, rows: rows, cols: g4, stride: g4))
-            for r in 0..<rows { accumulate(p + l.b.lowerBound, 1, z + r * g4, g4) }
+            for r in 0..<rows { VectorOps.axpy(1, p + l.b.lowerBound, z + r * g4, g4) }
             hs.update(repeating: 0, count: bsz * h)
             cs.update(repeating: 0, count: bsz * h)
             let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
@@ -291,7 +291,7 @@ public struct NextMovieNetwork: Sendable {
                     // dwo += gatheredᵀ · dlogits; dbo += column sums; dGathered = dlogits · woᵀ.
                     try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
                                      MutableMatrixView(base: grad + l.wo.lowerBound, rows: h, cols: v, stride: v))
-                    for k in 0..<count { accumulate(logits + k * v, 1, grad + l.bo.lowerBound, v) }
+                    for k in 0..<count { VectorOps.axpy(1, logits + k * v, grad + l.bo.lowerBound, v) }
                     try kernels.gemm(.none, .transposed, alpha: 1, dl, MatrixView(base: p + l.wo.lowerBound, rows: h, cols: v, stride: v),
                                      beta: 0, MutableMatrixView(base: dGathered, rows: count, cols: h, stride: h))
                     for k in 0..<count {
@@ -354,7 +354,7 @@ public struct NextMovieNetwork: Sendable {
                          beta: 1, MutableMatrixView(base: grad + l.wh.lowerBound, rows: h, cols: g4, stride: g4))
         try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: x, rows: rows, cols: e, stride: e), dZ,
                          beta: 1, MutableMatrixView(base: grad + l.wx.lowerBound, rows: e, cols: g4, stride: g4))
-        for r in 0..<rows { accumulate(dz + r * g4, 1, grad + l.b.lowerBound, g4) }
+        for r in 0..<rows { VectorOps.axpy(1, dz + r * g4, grad + l.b.lowerBound, g4) }
         try kernels.gemm(.none, .transposed, alpha: 1, dZ,
                          MatrixView(base: p + l.wx.lowerBound, rows: e, cols: g4, stride: g4),
                          beta: 0, MutableMatrixView(base: dX, rows: rows, cols: e, stride: e))
@@ -362,7 +362,7 @@ public struct NextMovieNetwork: Sendable {
             for b in 0..<bsz {
                 let token = Int(tokens[b * steps + t])
                 guard token > 0 else { continue }
-                accumulate(dX + (t * bsz + b) * e, 1, grad + l.embedding.lowerBound + token * e, e)
+                VectorOps.axpy(1, dX + (t * bsz + b) * e, grad + l.embedding.lowerBound + token * e, e)
             }
         }
     }
