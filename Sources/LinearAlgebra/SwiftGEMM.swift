@@ -3,7 +3,7 @@
 //
 // The micro-kernel keeps 12 vector accumulators live. In a default build (SSE2 only) W = 4, so the
 // 12 accumulators, 2 B vectors and 1 broadcast fill the 16 XMM registers. Built with
-// `-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DNATIVE_FMA` (see the README), W = 8 and the
+// `-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DNATIVE_FMA` (`make bench-native`), W = 8 and the
 // update is a fused multiply-add on the 16 AVX2 YMM registers. Transposes and leading dimensions are
 // absorbed by the packing routines, so the micro-kernel only ever sees contiguous panels.
 

@@ -1,7 +1,7 @@
 /// The pure-Swift kernels: blocked, packed SIMD GEMM; SIMD dot/axpy loops for everything else.
 ///
 /// Always available, including in builds without the `OpenBLAS` trait. See `SwiftGEMM.swift` for
-/// the GEMM design and the README for building with host-CPU code generation.
+/// the GEMM design and `make bench-native` for building with host-CPU code generation.
 public struct SwiftKernels: Kernels {
     public var backend: Backend { .swift }
     public let threads: Int

@@ -117,6 +117,18 @@ struct ModelProtocolTests {
                 #expect(zip(got, golden).allSatisfy { abs(($0.content ?? 0) - ($1.content ?? 0)) < 1e-5 && abs(($0.collaborative ?? 0) - ($1.collaborative ?? 0)) < 1e-5 })
             }
         }
+        // A checksummed file whose header asks for impossible sizes is refused naming the file, never a crash.
+        let scratch = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        for (name, spoil) in [("rnn", { (o: inout TrainedModel.Options) in o.sequence.hidden = 1 << 40 }),
+                              ("rnn", { (o: inout TrainedModel.Options) in o.sequence.length = 1 }),
+                              ("als", { (o: inout TrainedModel.Options) in o.factors = 0 })] {
+            var model = try TrainedModel.load(from: Self.fixtures.appendingPathComponent("\(name).model"))
+            spoil(&model.header.options)
+            let file = scratch.appendingPathComponent("\(name).model")
+            try model.save(to: file)
+            #expect(throws: ArchiveError.self) { _ = try TrainedModel.load(from: file) }
+        }
         // The same bytes with version 1: refused as an old format before anything else is read.
         var bytes = [UInt8](try Data(contentsOf: Self.fixtures.appendingPathComponent("als.model")))
         bytes[8] = 1

@@ -138,6 +138,10 @@ public struct TrainedModel: Sendable {
             throw ArchiveError.badSection(path: url.path, name: "header", reason: "\(error)")
         }
         let own = ModelArchive(archive: a, users: users.count, items: items.count, options: header.options)
-        return TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen, model: try type.decode(from: own))
+        let model: any RecommenderModel
+        do { model = try type.decode(from: own) } catch let error as RecommenderError {
+            throw ArchiveError.badSection(path: url.path, name: "header", reason: "\(error)")
+        }
+        return TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen, model: model)
     }
 }

@@ -44,6 +44,7 @@ public struct LSTMRecommender: RecommenderModel {
 
     public static func decode(from archive: ModelArchive) throws -> LSTMRecommender {
         let c = archive.options.sequence
+        try c.validate()
         let network: NextMovieNetwork
         do {
             network = try NextMovieNetwork(items: archive.items, embedding: c.embedding, hidden: c.hidden,

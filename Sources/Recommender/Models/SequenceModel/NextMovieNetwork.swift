@@ -31,7 +31,11 @@ public struct NextMovieNetwork: Sendable {
         self.embedding = embedding
         self.hidden = hidden
         self.parameters = parameters
-        guard items > 0, embedding > 0, hidden > 0, parameters.count == layout.total else {
+        // Sizes beyond what the parameters could hold are refused before the layout is computed, so
+        // no product of them can overflow.
+        let n = parameters.count
+        guard items > 0, embedding > 0, hidden > 0, items <= n, embedding <= n, hidden <= n / max(1, 4 * min(hidden, n)) + 1,
+              parameters.count == layout.total else {
             throw LinearAlgebraError.dimensionMismatch(operation: "NextMovieNetwork",
                                                        detail: "\(parameters.count) parameters for \(items) items, E \(embedding), H \(hidden)")
         }
@@ -45,7 +49,7 @@ public struct NextMovieNetwork: Sendable {
         /// PyTorch's defaults for `nn.LSTM` and `nn.Linear`: every LSTM weight uniform in ±1/√H,
         /// the gate bias the sum of two such draws (PyTorch keeps `b_ih` and `b_hh`), the output
         /// weights and bias uniform in ±1/√H. It trains the windows mode better on real data
-        /// (README, "LSTM").
+        /// (BENCHMARKS.md, "The next-movie task").
         case uniform
     }
 

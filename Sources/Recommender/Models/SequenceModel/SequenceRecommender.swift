@@ -20,24 +20,25 @@ public struct SequenceRecommender: Sendable {
         public var dropout: Float = 0.4
         /// Movies per window: `length − 1` inputs, which is also how much of a history a
         /// recommendation reads. 50, not the reference design's 20: with ``windowStep`` 19 every
-        /// target is predicted from 30–49 movies before it (README, "LSTM").
+        /// target is predicted from 30–49 movies before it (BENCHMARKS.md, "The next-movie task").
         public var length = 50
         public var mode: SequenceExamples.Mode = .windows
         /// Windows mode: movies between the ends of consecutive windows, each window predicting
-        /// only those (nil, as in files written before it: `length − 1`, windows overlapping by one
-        /// movie). 19 keeps as many examples, and so Adam steps, as windows of 20 did. See ``SequenceExamples``.
+        /// only those; nil means `length − 1` (windows overlapping by one movie), as format-2 model
+        /// files may say. 19 gives as many examples, and so Adam steps, as windows of 20 every 19.
+        /// See ``SequenceExamples``.
         public var windowStep: Int? = 19
         public var epochs = 10
         /// 64, not the reference design's 256: four times the Adam steps per epoch, which is what
-        /// made the model beat popularity (README, "LSTM"); ``reference`` is the reference setup.
+        /// made the model beat popularity (BENCHMARKS.md); ``reference`` is the reference setup.
         public var batchSize = 64
         public var learningRate: Float = 3e-3
         public var clipNorm: Float = 5
-        /// How the weights start (nil, as in files written before it: `.glorot`). `.uniform`
+        /// How the weights start; nil means `.glorot`, as format-2 model files may say. `.uniform`
         /// (PyTorch's defaults) by default; ``reference`` keeps the reference design's Glorot / orthogonal.
         public var initialisation: NextMovieNetwork.Initialisation? = .uniform
         public var seed: UInt64 = 0
-        /// How the learning rate moves over training (nil: constant, the files written before it).
+        /// How the learning rate moves over training (nil: constant).
         public var schedule: LearningRateSchedule?
         /// Users whose last movie is held out of training to score each epoch (nil or 0: none).
         public var validationUsers: Int?
@@ -184,8 +185,8 @@ public struct SequenceRecommender: Sendable {
         self.network = network
     }
 
-    /// A model over `items` movies with the seeded initial weights `configuration` asks for (files
-    /// written before ``Configuration/initialisation`` existed were trained from `.glorot`).
+    /// A model over `items` movies with the seeded initial weights `configuration` asks for
+    /// (`.glorot` when ``Configuration/initialisation`` is nil).
     public init(untrained configuration: Configuration, items: Int, kernels: any Kernels) throws {
         self.configuration = configuration
         network = try NextMovieNetwork(items: items, embedding: configuration.embedding, hidden: configuration.hidden,
