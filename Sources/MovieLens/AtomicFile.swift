@@ -31,7 +31,15 @@ public final class AtomicFileWriter {
     public init(destination: URL) throws {
         self.destination = destination
         let dir = destination.deletingLastPathComponent()
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: destination.path, isDirectory: &isFolder), isFolder.boolValue {
+            throw MovieLensError.io(path: destination.path, reason: "is a folder: give a file name to write")
+        }
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        } catch {
+            throw MovieLensError.io(path: dir.path, reason: "cannot create the folder (a file of that name exists, or no permission)")
+        }
         temporary = dir.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw MovieLensError.io(path: temporary.path, reason: String(cString: strerror(errno))) }

@@ -61,12 +61,17 @@ public struct DatasetFiles: Sendable, Equatable {
         guard let movies = find(movieCandidates) else {
             throw MovieLensError.missingFile(kind: "movies", directory: directory.path, lookedFor: movieCandidates)
         }
-        return DatasetFiles(
+        let files = DatasetFiles(
             directory: directory, format: format, ratings: ratings, movies: movies,
             tags: find(format == .dat ? ["tags.dat"] : ["tags.csv", "tag.csv"]),
             links: find(["links.csv", "link.csv"]),
             genomeScores: find(["genome-scores.csv", "genome_scores.csv"]),
             genomeTags: find(["genome-tags.csv", "genome_tags.csv"]))
+        // A FIFO or a device under a data file's name would block the reader forever.
+        for url in [files.ratings, files.movies, files.tags, files.links, files.genomeScores, files.genomeTags].compactMap({ $0 }) {
+            try requireRegularFile(url.path)
+        }
+        return files
     }
 
     /// The dialect and whether the files have header lines.
@@ -76,5 +81,16 @@ public struct DatasetFiles: Sendable, Equatable {
         case .dat: return .doubleColon
         case .ml100k: return .tab
         }
+    }
+}
+
+/// Throws unless `path` is a regular file (after following symlinks): a FIFO, a socket, a device
+/// or a folder under an input's name would block a reader or make no sense as data.
+/// - Throws: ``MovieLensError/io(path:reason:)``.
+public func requireRegularFile(_ path: String) throws {
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw MovieLensError.io(path: path, reason: String(cString: strerror(errno))) }
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        throw MovieLensError.io(path: path, reason: "not a regular file (a FIFO, a device or a folder): refusing to read it")
     }
 }

@@ -37,6 +37,7 @@ struct BenchPipeline: ParsableCommand {
     func validate() throws {
         guard data == nil || preset == nil else { throw ValidationError("give --data or --preset, not both") }
         guard alsIterations > 0 else { throw ValidationError("--als-iterations must be positive") }
+        if let json, let data { try refuseOverwriting(inputs: [data], output: json) }
     }
 
     func run() throws {

@@ -70,6 +70,7 @@ struct Export: ParsableCommand {
 
     /// User ids from a file: one per line, blank lines and a `userId` header ignored.
     func readUserIDs(_ path: String) throws -> [Int32] {
+        try requireRegularFile(path)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw MovieLensError.io(path: path, reason: "cannot read the user list")
         }

@@ -25,8 +25,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: movies per sequence window (inputs = this − 1; also how much of a history a recommendation reads; the reference design's is 20).")
     var sequenceLength = 50
     @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
-    @Option(help: "rnn, windows mode: movies between the ends of consecutive windows, each window predicting only those (at most sequence length − 1: windows overlapping by one movie).")
-    var windowStep = 19
+    @Option(help: "rnn, windows mode: movies between the ends of consecutive windows, each window predicting only those (default 19, or sequence length − 1 when shorter; at most sequence length − 1: windows overlapping by one movie).")
+    var windowStep: Int?
     @Option(help: "rnn: embedding size.") var embedding = 100
     @Option(help: "rnn: LSTM units.") var hidden = 128
     @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
@@ -49,16 +49,23 @@ struct ModelOptions: ParsableArguments {
         }
         guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
         guard clipNorm >= 0 else { throw ValidationError("--clip-norm must not be negative") }
-        guard windowStep > 0 else { throw ValidationError("--window-step must be positive") }
+        if let step = windowStep {
+            guard step > 0, step < sequenceLength else {
+                throw ValidationError("--window-step must be between 1 and --sequence-length − 1 (\(sequenceLength - 1))")
+            }
+        }
+        guard learningRate.isFinite, clipNorm.isFinite else { throw ValidationError("--learning-rate and --clip-norm must be finite") }
+        guard alpha >= 0, alpha.isFinite else { throw ValidationError("--alpha must be finite and not negative") }
+        guard (0.5...5).contains(minRating) else { throw ValidationError("--min-rating must be a rating, 0.5 to 5") }
         guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
         guard validationUsers >= 0 else { throw ValidationError("--validation-users must not be negative") }
         if let p = patience {
             guard p > 0 else { throw ValidationError("--patience must be positive") }
             guard validationUsers > 0 else { throw ValidationError("--patience needs --validation-users (the held-out movies it watches)") }
         }
-        if let r = regularization, r <= 0 { throw ValidationError("--regularization must be positive") }
-        guard contentWeight >= 0, cfWeight >= 0, contentWeight + cfWeight > 0 else {
-            throw ValidationError("--content-weight and --cf-weight must be non-negative and not both 0")
+        if let r = regularization, !(r > 0 && r.isFinite) { throw ValidationError("--regularization must be positive and finite") }
+        guard contentWeight >= 0, cfWeight >= 0, contentWeight + cfWeight > 0, contentWeight.isFinite, cfWeight.isFinite else {
+            throw ValidationError("--content-weight and --cf-weight must be finite, non-negative and not both 0")
         }
     }
 
@@ -75,7 +82,7 @@ struct ModelOptions: ParsableArguments {
         o.sequence.epochs = epochs
         o.sequence.length = sequenceLength
         o.sequence.mode = sequenceMode
-        o.sequence.windowStep = windowStep
+        o.sequence.windowStep = windowStep ?? min(19, sequenceLength - 1)
         o.sequence.embedding = embedding
         o.sequence.hidden = hidden
         o.sequence.dropout = dropout

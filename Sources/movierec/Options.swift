@@ -65,22 +65,26 @@ func validateModel(_ name: String, options: TrainedModel.Options, registry: Mode
 /// directly in it): compared by device and inode after resolving symlinks, so another name for
 /// the same file is caught too. A missing output is always fine.
 func refuseOverwriting(inputs: [String], output: String) throws {
+    try refuseOverwriting(inputs: inputs, outputs: [output])
+}
+
+/// ``refuseOverwriting(inputs:output:)`` for each of `outputs`.
+func refuseOverwriting(inputs: [String], outputs: [String]) throws {
     func identity(_ path: String) -> (UInt64, UInt64)? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return (UInt64(st.st_dev), UInt64(st.st_ino))
     }
-    guard let target = identity(output) else { return }
-    for input in inputs {
+    let read = inputs.flatMap { input -> [String] in
         var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: input, isDirectory: &isFolder) else { continue }
-        let files = isFolder.boolValue
-            ? ((try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []).map { (input as NSString).appendingPathComponent($0) }
-            : [input]
-        for file in files {
-            if let id = identity(file), id == target {
-                throw ValidationError("--out \(output) is the input \(file): refusing to write over a file this command reads")
-            }
+        guard FileManager.default.fileExists(atPath: input, isDirectory: &isFolder) else { return [] }
+        guard isFolder.boolValue else { return [input] }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: input)) ?? []).map { (input as NSString).appendingPathComponent($0) }
+    }
+    for output in outputs {
+        guard let target = identity(output) else { continue }
+        if let file = read.first(where: { identity($0).map { $0 == target } ?? false }) {
+            throw ValidationError("the output \(output) is the input \(file): refusing to write over a file this command reads")
         }
     }
 }

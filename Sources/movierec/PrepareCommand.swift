@@ -66,9 +66,10 @@ struct Prepare: ParsableCommand {
 
     func validate() throws {
         guard (0...1).contains(dramaKeep) else { throw ValidationError("--drama-keep must be between 0 and 1") }
-        guard otherRatio >= 0 else { throw ValidationError("--other-ratio must not be negative") }
+        guard otherRatio >= 0, otherRatio.isFinite else { throw ValidationError("--other-ratio must be finite and not negative") }
         guard genreDims > 0, tagDims > 0 else { throw ValidationError("--genre-dims and --tag-dims must be positive") }
         guard minMovieRatings >= 0, minUserRatings >= 0 else { throw ValidationError("rating thresholds must not be negative") }
+        try refuseOverwriting(inputs: [dataOptions.data], outputs: PreparedData.fileNames.map { (out as NSString).appendingPathComponent($0) })
     }
 
     func run() throws {

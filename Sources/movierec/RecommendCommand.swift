@@ -4,13 +4,19 @@ import LinearAlgebra
 import MovieLens
 import Recommender
 
-/// Parses `"296:5,318:4.5"` into (movieId, rating) pairs.
+/// Parses `"296:5,318:4.5"` into (movieId, rating) pairs, each rating checked as a CSV rating is:
+/// 0.5 to 5 in half steps.
 func parseRatings(_ text: String) throws -> [(movieID: Int32, rating: Float)] {
-    try text.split(separator: ",").map { pair in
+    let pairs = text.split(separator: ",")
+    guard !pairs.isEmpty else { throw ValidationError("--ratings is empty: give movieId:rating pairs (e.g. \"296:5,318:4.5\")") }
+    return try pairs.map { pair in
         let parts = pair.split(separator: ":")
         guard parts.count == 2, let id = Int32(parts[0].trimmingCharacters(in: .whitespaces)),
               let r = Float(parts[1].trimmingCharacters(in: .whitespaces)), r.isFinite else {
             throw ValidationError("--ratings: '\(pair)' is not movieId:rating (e.g. \"296:5,318:4.5\")")
+        }
+        guard (0.5...5).contains(r), (r * 2).rounded() == r * 2 else {
+            throw ValidationError("--ratings: '\(pair)': a rating is 0.5 to 5 in half steps")
         }
         return (id, r)
     }

@@ -33,6 +33,9 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         guard epochs >= 0, sampleUsers >= 0 else { throw ValidationError("--epochs and --sample-users must not be negative") }
+        let outputs = PreparedData.fileNames.map { "prepared/\($0)" }
+            + Pipeline().models.flatMap { ["\($0).model", "recommendations-\($0).csv"] }
+        try refuseOverwriting(inputs: [data], outputs: outputs.map { (out as NSString).appendingPathComponent($0) })
     }
 
     /// The pipeline `run` describes: the hybrid at the original design's weights and the LSTM.

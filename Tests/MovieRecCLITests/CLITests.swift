@@ -19,7 +19,9 @@ struct CLITests {
 
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
-    func run(_ arguments: [String], input: String? = nil) throws -> Run {
+    /// Runs the tool and waits for it; a run longer than `timeout` seconds is killed (status 9) so
+    /// that a hang fails the test instead of stalling the suite.
+    func run(_ arguments: [String], input: String? = nil, timeout: Double = 600) throws -> Run {
         let process = Process()
         if let input {
             let pipe = Pipe()
@@ -34,6 +36,8 @@ struct CLITests {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let pid = process.processIdentifier
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { kill(pid, SIGKILL) }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -124,6 +128,12 @@ struct CLITests {
         if interrupted { #expect(!FileManager.default.fileExists(atPath: killed.path)) }
     }
 
+    /// A new scratch folder holding ``slice(in:)`` (the caller removes the folder).
+    static func scratchWithSlice() throws -> (dir: URL, small: URL) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        return (dir, try slice(in: dir))
+    }
+
     /// A slice of the bundled data (the first 150 users) in `dir/small`, to keep debug-build runs short.
     static func slice(in dir: URL) throws -> URL {
         let small = dir.appendingPathComponent("small")
@@ -139,9 +149,8 @@ struct CLITests {
 
     @Test("train --model rnn with validation users reports them every epoch; --patience alone or --window-step 0 is a usage error")
     func validation() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        let (dir, small) = try Self.scratchWithSlice()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let small = try Self.slice(in: dir)
         let model = dir.appendingPathComponent("rnn.model").path
         let t = try run(["train", "--data", small.path, "--model", "rnn", "--sequence-mode", "last", "--sequence-length", "20", "--epochs", "2",
                          "--validation-users", "30", "--patience", "1", "--out", model])
@@ -158,9 +167,8 @@ struct CLITests {
 
     @Test("every registered model trains from the command line; evaluate --json comes from the library suite; no output over an input")
     func modelsAndInputs() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        let (dir, small) = try Self.scratchWithSlice()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let small = try Self.slice(in: dir)
         let model = dir.appendingPathComponent("content.model").path
         let t = try run(["train", "--data", small.path, "--model", "content", "--out", model, "--quiet"])
         #expect(t.status == 0, "\(t.stderr)")
@@ -186,11 +194,52 @@ struct CLITests {
         #expect(try run(["recommend", "--model", model, "--user", "1"]).status == 0)
     }
 
+    @Test("hostile options and inputs: non-finite or out-of-range numbers, diverged training, a FIFO, bad --ratings, unwritable outputs")
+    func hostileInput() throws {
+        let (dir, small) = try Self.scratchWithSlice()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("m.model").path
+        for bad in [["--regularization", "inf"], ["--alpha", "inf"], ["--cf-weight", "inf"], ["--min-rating", "6"],
+                    ["--learning-rate", "inf"], ["--clip-norm", "inf"], ["--window-step", "1000"]] {
+            let r = try run(["train", "--data", small.path, "--model", "hybrid", "--out", model] + bad)
+            #expect(r.status == 1 && r.stderr.contains(bad[0]), "\(bad): \(r.status) \(r.stderr)")
+        }
+        let ratio = try run(["prepare", "--data", small.path, "--out", dir.appendingPathComponent("p").path, "--other-ratio", "inf"])
+        #expect(ratio.status == 1 && ratio.stderr.contains("--other-ratio"), "\(ratio.stderr)")
+        // Training that ends with non-finite parameters writes nothing.
+        let diverged = try run(["train", "--data", small.path, "--model", "als", "--alpha", "1e30", "--iterations", "2", "--out", model])
+        #expect(diverged.status == 2 && diverged.stderr.contains("finite"), "\(diverged.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: model))
+        // A FIFO under the ratings file's name is refused at once instead of blocking the reader.
+        let fifoFolder = dir.appendingPathComponent("fifo")
+        try FileManager.default.createDirectory(at: fifoFolder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: small.appendingPathComponent("movies.csv"), to: fifoFolder.appendingPathComponent("movies.csv"))
+        #expect(mkfifo(fifoFolder.appendingPathComponent("ratings.csv").path, 0o644) == 0)
+        let fifo = try run(["info", "--data", fifoFolder.path], timeout: 30)
+        #expect(fifo.status == 2 && fifo.stderr.contains("not a regular file"), "\(fifo.status) \(fifo.stderr)")
+        // --ratings pairs are checked as CSV ratings are.
+        #expect(try run(["train", "--data", small.path, "--model", "als", "--iterations", "1", "--out", model, "--quiet"]).status == 0)
+        for ratings in ["296:6", "", "296:-1", "296:4.3"] {
+            let r = try run(["recommend", "--model", model, "--ratings", ratings])
+            #expect(r.status == 1 && r.stderr.contains("--ratings"), "'\(ratings)': \(r.status) \(r.stderr)")
+        }
+        // Outputs that cannot be written are plain errors, not a Foundation dump.
+        let intoFolder = try run(["export", "--model", model, "--out", dir.path])
+        #expect(intoFolder.status == 2 && intoFolder.stderr.contains("is a folder"), "\(intoFolder.stderr)")
+        let underFile = try run(["export", "--model", model, "--out", model + "/recs.csv"])
+        #expect(underFile.status == 2 && underFile.stderr.contains("cannot create the folder") && !underFile.stderr.contains("NSCocoaErrorDomain"),
+                "\(underFile.stderr)")
+        // prepare into the folder it reads is refused before any work.
+        let prepared = dir.appendingPathComponent("prepared").path
+        #expect(try run(["prepare", "--data", small.path, "--out", prepared, "--quiet"]).status == 0)
+        let again = try run(["prepare", "--data", prepared, "--out", prepared])
+        #expect(again.status == 1 && again.stderr.contains("refusing"), "\(again.stderr)")
+    }
+
     @Test("bench --json has every pipeline step for each backend; run does the whole pipeline")
     func benchAndRun() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        let (dir, small) = try Self.scratchWithSlice()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let small = try Self.slice(in: dir)
         let json = dir.appendingPathComponent("bench.json").path
         let b = try run(["bench", "--data", small.path, "--als-iterations", "1", "--json", json])
         #expect(b.status == 0, "\(b.stderr)")

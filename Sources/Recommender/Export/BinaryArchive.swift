@@ -155,6 +155,7 @@ public struct BinaryArchive: Sendable {
     /// Reads an archive of any format version in `versions` (``version`` tells which).
     public static func read(from url: URL, magic: String, versions: ClosedRange<UInt32>) throws -> BinaryArchive {
         let path = url.path
+        try requireRegularFile(path)
         let data: [UInt8]
         do { data = Array(try Data(contentsOf: url)) } catch {
             throw MovieLensError.io(path: path, reason: "cannot read: \(error.localizedDescription)")

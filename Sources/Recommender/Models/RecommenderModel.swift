@@ -199,6 +199,8 @@ public enum RecommenderError: Error, Sendable, Equatable, CustomStringConvertibl
     case unsupported(model: String, operation: String)
     /// Options the model cannot train with.
     case invalidOptions(model: String, reason: String)
+    /// Training ended with non-finite parameters (a learning rate or λ far too large, say).
+    case diverged(model: String, section: String)
 
     public var description: String {
         func list(_ ids: [Int32]) -> String { ids.map(String.init).joined(separator: ", ") }
@@ -209,6 +211,8 @@ public enum RecommenderError: Error, Sendable, Equatable, CustomStringConvertibl
         case let .needsContent(model): return "the \(model) model needs content embeddings (genres, tag genome)"
         case let .unsupported(model, operation): return "the \(model) model does not support \(operation)"
         case let .invalidOptions(model, reason): return "\(model) options: \(reason)"
+        case let .diverged(model, section):
+            return "the \(model) model diverged: its '\(section)' parameters are not finite (try a smaller learning rate, λ or α)"
         }
     }
 }

@@ -42,6 +42,14 @@ public struct ModelArchive: Sendable {
         archive.set("\(name).items", ints: rows.flatMap { $0 })
     }
 
+    /// The first section holding a NaN or an infinity, if any.
+    func firstNonFiniteSection() -> String? {
+        archive.order.first { name in
+            guard let s = archive.sections[name], s.kind == .float32 else { return false }
+            return s.data.withUnsafeBytes { raw in raw.bindMemory(to: Float.self).contains { !$0.isFinite } }
+        }
+    }
+
     // MARK: - Reading
 
     /// Whether the file has a section called `name`.

@@ -74,6 +74,7 @@ public struct TrainedModel: Sendable {
                                              options: Options = Options(), kernels: any Kernels,
                                              progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainedModel {
         guard ratings.count > 0 else { throw RecommenderError.invalidOptions(model: M.name, reason: "no ratings to train on") }
+        guard options.minRating.isFinite else { throw RecommenderError.invalidOptions(model: M.name, reason: "the positive threshold must be finite") }
         if M.needsContent && content == nil { throw RecommenderError.needsContent(model: M.name) }
         try M.validate(options)
         let data = TrainingSet(ratings: ratings, minRating: options.minRating, content: M.needsContent ? content : nil)
@@ -83,6 +84,10 @@ public struct TrainedModel: Sendable {
         }
         let catalogue = Dictionary(movies.map { ($0.id, $0.title) }, uniquingKeysWith: { a, _ in a })
         let model = try M.fit(data, options: options, kernels: kernels, progress: progress)
+        var check = ModelArchive(archive: BinaryArchive(magic: magic, version: formatVersion), users: data.users.count,
+                                 items: data.items.count, options: options)
+        try model.encode(into: &check)
+        if let section = check.firstNonFiniteSection() { throw RecommenderError.diverged(model: M.name, section: section) }
         return TrainedModel(header: Header(model: M.name, options: options, users: data.users.count, items: data.items.count),
                             users: data.users, items: data.items, titles: data.items.ids.map { catalogue[$0] ?? "movie \($0)" },
                             seen: data.seen, model: model)
@@ -111,6 +116,7 @@ public struct TrainedModel: Sendable {
         a.set("seen.values", floats: seen.values)
         var own = ModelArchive(archive: a, users: users.count, items: items.count, options: header.options)
         try model.encode(into: &own)
+        if let section = own.firstNonFiniteSection() { throw RecommenderError.diverged(model: header.model, section: section) }
         try own.archive.write(to: url)
     }
 

@@ -71,8 +71,8 @@ public struct SequenceRecommender: Sendable {
         /// Checks sizes, rates and the early-stopping settings.
         /// - Throws: ``RecommenderError/invalidOptions(model:reason:)``.
         public func validate() throws {
-            guard embedding > 0, hidden > 0, length >= 2, epochs >= 0, batchSize > 0, learningRate > 0,
-                  (0..<1).contains(dropout), clipNorm >= 0, (windowStep ?? 1) > 0 else {
+            guard embedding > 0, hidden > 0, length >= 2, epochs >= 0, batchSize > 0, learningRate > 0, learningRate.isFinite,
+                  (0..<1).contains(dropout), clipNorm >= 0, clipNorm.isFinite, (windowStep ?? 1) > 0 else {
                 throw RecommenderError.invalidOptions(model: "rnn", reason: "sizes, epochs and window step must be positive, length ≥ 2, dropout in [0, 1)")
             }
             guard (validationUsers ?? 0) >= 0, (patience ?? 1) > 0 else {
