@@ -92,16 +92,12 @@ public struct Genome: Sendable {
         let tagIndex = tagMap.indices(of: tagNumbers, threads: threads)
         let knownIndex = knownMovies?.indices(of: movieIDs, threads: threads)
         // Movies that have at least one usable row (known tag, known movie).
-        let maxMovie = Int(IDMap.range(of: movieIDs, threads: threads).1)
-        var present = [Bool](repeating: false, count: max(0, maxMovie) + 1)
-        var usable = 0
-        for i in 0..<rows where tagIndex[i] >= 0 && (knownIndex?[i] ?? 0) >= 0 && movieIDs[i] >= 0 {
-            present[Int(movieIDs[i])] = true
-            usable += 1
-        }
-        report.unknownReferencesSkipped = rows - usable
-        report.records = usable
-        let movieMap = IDMap(sortedUnique: present.indices.filter { present[$0] }.map { Int32($0) })
+        var usableIDs = [Int32]()
+        usableIDs.reserveCapacity(rows)
+        for i in 0..<rows where tagIndex[i] >= 0 && (knownIndex?[i] ?? 0) >= 0 && movieIDs[i] >= 0 { usableIDs.append(movieIDs[i]) }
+        report.unknownReferencesSkipped = rows - usableIDs.count
+        report.records = usableIDs.count
+        let movieMap = IDMap(usableIDs, threads: threads)
         let tags = tagMap.count
         var matrix = Matrix(rows: movieMap.count, cols: tags)
         var filled = [Bool](repeating: false, count: movieMap.count * tags)

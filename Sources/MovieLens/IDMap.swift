@@ -3,24 +3,29 @@ import LinearAlgebra
 /// A dense, order-preserving map between MovieLens ids and 0-based indices.
 ///
 /// Indices follow ascending id order. Lookups go through a direct table when the largest id is
-/// small enough (MovieLens ids are: ≤ 300k movies, ≤ 300k users), so mapping 20M ratings is a
-/// single gather.
+/// small next to the amount of data (MovieLens ids are: ≤ 300k movies, ≤ 300k users), so mapping
+/// 20M ratings is a single gather; otherwise through a dictionary. Either way memory follows the
+/// number of values, never the size of an id.
 public struct IDMap: Sendable, Equatable {
     /// The ids, ascending; `ids[index]` is the id of `index`.
     public let ids: [Int32]
-    /// `table[id]` = index, or -1 (present when the largest id is ≤ 64M).
+    /// `table[id]` = index, or -1 (present when ``usesTable(maxID:values:)``).
     private let table: [Int32]
     private let dictionary: [Int32: Int32]
 
     /// Number of distinct ids.
     public var count: Int { ids.count }
 
+    /// Whether a direct table of `maxID + 1` entries is worth it for `values` ids: when it is at
+    /// most 1M entries or 4 per value (memory O(values), whatever the ids).
+    static func usesTable(maxID: Int32, values: Int) -> Bool { Int(maxID) < max(1 << 20, 4 * values) }
+
     /// The map over the distinct values of `ids` (any order, duplicates allowed).
-    /// - Complexity: O(n + max id) with the direct table, else O(n log n).
+    /// - Complexity: O(n) with the direct table, else O(n log n).
     public init<S: Sequence>(_ values: S, threads: Int = Parallel.cores) where S.Element == Int32 {
         let array = (values as? [Int32]) ?? Array(values)
         let (minID, maxID) = IDMap.range(of: array, threads: threads)
-        if !array.isEmpty && minID >= 0 && maxID < 1 << 26 {
+        if !array.isEmpty && minID >= 0 && IDMap.usesTable(maxID: maxID, values: array.count) {
             let present = IDMap.presence(of: array, size: Int(maxID) + 1, threads: threads)
             var ids = [Int32]()
             var table = [Int32](repeating: -1, count: Int(maxID) + 1)
@@ -39,11 +44,12 @@ public struct IDMap: Sendable, Equatable {
         }
     }
 
-    /// The map over `ids`, which must be ascending and distinct.
-    /// - Complexity: O(n + max id).
+    /// The map over `ids`, which must be ascending and distinct (a programming error otherwise:
+    /// readers of files check their ids before they call this).
+    /// - Complexity: O(n).
     public init(sortedUnique ids: [Int32]) {
         precondition(zip(ids, ids.dropFirst()).allSatisfy { $0 < $1 }, "ids must be ascending and distinct")
-        if let last = ids.last, let first = ids.first, first >= 0, last < 1 << 26 {
+        if let last = ids.last, let first = ids.first, first >= 0, IDMap.usesTable(maxID: last, values: ids.count) {
             var table = [Int32](repeating: -1, count: Int(last) + 1)
             for (i, id) in ids.enumerated() { table[Int(id)] = Int32(i) }
             self.ids = ids

@@ -21,7 +21,7 @@ struct CLITests {
 
     /// Runs the tool and waits for it; a run longer than `timeout` seconds is killed (status 9) so
     /// that a hang fails the test instead of stalling the suite.
-    func run(_ arguments: [String], input: String? = nil, timeout: Double = 600) throws -> Run {
+    func run(_ arguments: [String], input: String? = nil, timeout: Double = 600, addressSpaceKB: Int? = nil) throws -> Run {
         let process = Process()
         if let input {
             let pipe = Pipe()
@@ -29,8 +29,14 @@ struct CLITests {
             pipe.fileHandleForWriting.write(Data(input.utf8))
             try pipe.fileHandleForWriting.close()
         }
-        process.executableURL = Self.executable
-        process.arguments = arguments
+        if let limit = addressSpaceKB {
+            // `ulimit -v` caps the address space: an allocation the data does not justify fails.
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -v \(limit); exec \"$0\" \"$@\"", Self.executable.path] + arguments
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = Self.root
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -234,6 +240,27 @@ struct CLITests {
         #expect(try run(["prepare", "--data", small.path, "--out", prepared, "--quiet"]).status == 0)
         let again = try run(["prepare", "--data", prepared, "--out", prepared])
         #expect(again.status == 1 && again.stderr.contains("refusing"), "\(again.stderr)")
+    }
+
+    @Test("memory follows the number of ids, not their values: one id of 2147483647 in ratings or genome")
+    func hugeIDs() throws {
+        let (dir, small) = try Self.scratchWithSlice()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let huge = dir.appendingPathComponent("huge")
+        try FileManager.default.createDirectory(at: huge, withIntermediateDirectories: true)
+        let lines = try String(contentsOf: small.appendingPathComponent("ratings.csv"), encoding: .utf8).split(separator: "\n").prefix(431)
+        try (lines.joined(separator: "\n") + "\n2147483647,1,4.0,964982703\n").write(to: huge.appendingPathComponent("ratings.csv"),
+                                                                                  atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(at: small.appendingPathComponent("movies.csv"), to: huge.appendingPathComponent("movies.csv"))
+        try "tagId,tag\n1,funny\n2,dark\n".write(to: huge.appendingPathComponent("genome-tags.csv"), atomically: true, encoding: .utf8)
+        try "movieId,tagId,relevance\n1,1,0.5\n1,2,0.25\n2147483647,1,0.75\n".write(to: huge.appendingPathComponent("genome-scores.csv"),
+                                                                                    atomically: true, encoding: .utf8)
+        // Sizing by the largest id took 2.1 GB (genome) and 12.6 GB (the activity filter) here.
+        let info = try run(["info", "--data", huge.path, "--lenient"], addressSpaceKB: 1_000_000)
+        #expect(info.status == 0, "\(info.stderr)")
+        let prepared = try run(["prepare", "--data", huge.path, "--out", dir.appendingPathComponent("p").path, "--quiet",
+                                "--min-movie-ratings", "0", "--min-user-ratings", "0"], addressSpaceKB: 1_000_000)
+        #expect(prepared.status == 0, "\(prepared.stderr)")
     }
 
     @Test("bench --json has every pipeline step for each backend; run does the whole pipeline")

@@ -31,11 +31,16 @@ public struct RatingFilter: Sendable, Hashable {
     public func keptRatings(_ ratings: Ratings, allowedMovies allowed: IDMap? = nil,
                             threads: Int = Parallel.cores) -> (indices: [Int], report: Report) {
         let n = ratings.count
-        let maxUser = Int(ratings.userIDs.max() ?? 0), maxMovie = Int(ratings.movieIDs.max() ?? 0)
+        guard n > 0 else { return ([], Report(moviesKept: 0, usersKept: 0, ratingsKept: 0, rounds: 0)) }
+        // Dense indices first: every array below follows the number of users and movies, never
+        // the size of their ids.
+        let userMap = IDMap(ratings.userIDs, threads: threads), movieMap = IDMap(ratings.movieIDs, threads: threads)
+        let userIndex = userMap.indices(of: ratings.userIDs, threads: threads), movieIndex = movieMap.indices(of: ratings.movieIDs, threads: threads)
+        let maxUser = userMap.count - 1, maxMovie = movieMap.count - 1
         var alive = [Bool](repeating: true, count: n)
         var movieOK = [Bool](repeating: false, count: maxMovie + 1)
         var userOK = [Bool](repeating: false, count: maxUser + 1)
-        let allowedTable: [Bool]? = allowed.map { map in (0...maxMovie).map { map.index(of: Int32($0)) != nil } }
+        let allowedTable: [Bool]? = allowed.map { map in movieMap.ids.map { map.index(of: $0) != nil } }
         let parts = Parallel.split(n, parts: n < 1 << 16 ? 1 : max(1, threads))
         var rounds = 0
         while true {
@@ -43,8 +48,8 @@ public struct RatingFilter: Sendable, Hashable {
             // Count on the ratings still alive (all of them in round 1), one histogram per part.
             var userCount = [Int32](repeating: 0, count: (maxUser + 1) * parts.count)
             var movieCount = [Int32](repeating: 0, count: (maxMovie + 1) * parts.count)
-            ratings.userIDs.withUnsafeBufferPointer { u in
-                ratings.movieIDs.withUnsafeBufferPointer { m in
+            userIndex.withUnsafeBufferPointer { u in
+                movieIndex.withUnsafeBufferPointer { m in
                     alive.withUnsafeBufferPointer { a in
                         userCount.withUnsafeMutableBufferPointer { uc in
                             movieCount.withUnsafeMutableBufferPointer { mc in
@@ -74,8 +79,8 @@ public struct RatingFilter: Sendable, Hashable {
                 userOK[u] = c > minUserRatings
             }
             var changed = [Bool](repeating: false, count: parts.count)
-            ratings.userIDs.withUnsafeBufferPointer { u in
-                ratings.movieIDs.withUnsafeBufferPointer { m in
+            userIndex.withUnsafeBufferPointer { u in
+                movieIndex.withUnsafeBufferPointer { m in
                     alive.withUnsafeMutableBufferPointer { a in
                         changed.withUnsafeMutableBufferPointer { ch in
                             guard let ap = a.baseAddress, let cp = ch.baseAddress else { return }
@@ -132,7 +137,7 @@ public struct RatingFilter: Sendable, Hashable {
         // Users and movies that still have a rating.
         var usersLeft = 0, moviesLeft = 0
         var userHas = [Bool](repeating: false, count: maxUser + 1)
-        for i in indices { userHas[Int(ratings.userIDs[i])] = true; movieSeen[Int(ratings.movieIDs[i])] = true }
+        for i in indices { userHas[Int(userIndex[i])] = true; movieSeen[Int(movieIndex[i])] = true }
         for u in 0...maxUser where userHas[u] && userSeen[u] { usersLeft += 1 }
         for m in 0...maxMovie where movieSeen[m] { moviesLeft += 1 }
         return (indices, Report(moviesKept: moviesLeft, usersKept: usersLeft, ratingsKept: indices.count, rounds: rounds))
