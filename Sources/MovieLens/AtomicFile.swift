@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Foundation
 import LinearAlgebra
+import Synchronization
 
 /// Writes a file so that it appears whole or not at all: bytes go to a hidden temporary file in the
 /// same folder, which ``commit()`` fsyncs and renames over the destination. If the writer is dropped
@@ -40,9 +41,11 @@ public final class AtomicFileWriter {
         } catch {
             throw MovieLensError.io(path: dir.path, reason: "cannot create the folder (a file of that name exists, or no permission)")
         }
-        temporary = dir.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        Self.removeStaleTemporaries(of: destination)
+        temporary = dir.appendingPathComponent("\(Self.temporaryPrefix(of: destination))\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw MovieLensError.io(path: temporary.path, reason: String(cString: strerror(errno))) }
+        Self.live.withLock { _ = $0.insert(temporary.path) }
         buffer.reserveCapacity(bufferLimit)
     }
 
@@ -50,7 +53,63 @@ public final class AtomicFileWriter {
         writeback.wait()
         if fd >= 0 { close(fd) }
         if !committed { unlink(temporary.path) }
+        Self.live.withLock { _ = $0.remove(temporary.path) }
     }
+
+    // MARK: - Temporaries left behind
+
+    /// The temporary files of writers not yet committed or dropped in this process.
+    private static let live = Mutex<Set<String>>([])
+
+    /// `.NAME.tmp-`: what every temporary of `destination` starts with (then the writer's PID and a random number).
+    static func temporaryPrefix(of destination: URL) -> String { ".\(destination.lastPathComponent).tmp-" }
+
+    /// Removes the temporaries of `destination` whose writing process is gone (killed before it
+    /// could clean up); those of running processes are left alone.
+    static func removeStaleTemporaries(of destination: URL) {
+        let dir = destination.deletingLastPathComponent(), prefix = temporaryPrefix(of: destination)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" }), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { unlink(dir.appendingPathComponent(name).path) }
+        }
+    }
+
+    /// On SIGINT, SIGTERM or SIGHUP, removes every temporary file this process is writing, then
+    /// dies of the signal as it would have (so the exit status still tells what happened). Call
+    /// once at start-up; the handlers run on a dispatch queue, not in signal context.
+    public static func removeTemporariesOnSignals() {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
+            source.setEventHandler {
+                terminating.store(true, ordering: .sequentiallyConsistent)
+                for path in live.withLock({ $0 }) { unlink(path) }
+                // Dispatch's threads block signals: unblock it here, so that the default action
+                // ends the process at once, as the signal would have without this handler.
+                signal(sig, SIG_DFL)
+                var set = sigset_t()
+                sigemptyset(&set)
+                sigaddset(&set, sig)
+                pthread_sigmask(SIG_UNBLOCK, &set, nil)
+                raise(sig)
+                _exit(128 + sig)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    private static let signalQueue = DispatchQueue(label: "movierec.signals")
+    /// Set once a signal is being handled: writers then wait to be ended instead of reporting the
+    /// temporary file the handler removed as an error.
+    private static let terminating = Atomic<Bool>(false)
+
+    /// Blocks forever when the process is being ended by a signal (see ``removeTemporariesOnSignals()``).
+    private static func waitIfTerminating() {
+        while terminating.load(ordering: .sequentiallyConsistent) { pause() }
+    }
+    /// Keeps the handlers alive; written only by ``removeTemporariesOnSignals()`` at start-up.
+    nonisolated(unsafe) private static var signalSources = [any DispatchSourceSignal]()
 
     /// Appends bytes.
     public func write(_ bytes: [UInt8]) throws {
@@ -91,12 +150,14 @@ public final class AtomicFileWriter {
 
     /// Flushes, syncs and renames the temporary file to the destination.
     public func commit() throws {
+        Self.waitIfTerminating()
         try flush()
         writeback.wait()
         guard fsync(fd) == 0 else { throw MovieLensError.io(path: temporary.path, reason: String(cString: strerror(errno))) }
         close(fd)
         fd = -1
         guard rename(temporary.path, destination.path) == 0 else {
+            Self.waitIfTerminating()
             throw MovieLensError.io(path: destination.path, reason: String(cString: strerror(errno)))
         }
         committed = true

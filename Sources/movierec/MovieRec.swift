@@ -19,6 +19,7 @@ struct MovieRec: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        AtomicFileWriter.removeTemporariesOnSignals()
         let command: ParsableCommand
         do {
             command = try MovieRec.parseAsRoot()

@@ -116,22 +116,30 @@ struct CLITests {
         #expect(session.stdout.contains("no title contains 'xyzzy'") && session.stdout.contains("titles match"))
         #expect(session.stdout.contains("because of") && session.stdout.contains("1 Toy Story (1995)"))
 
-        // Kill an export (one user per block, so it runs long enough) once its temporary file exists.
+        // Interrupt an export (one user per block, so it runs long enough) once its temporary file
+        // exists: SIGTERM removes the temporary; after SIGKILL the next export to it removes it.
         let killed = dir.appendingPathComponent("killed.csv")
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = ["export", "--model", model, "--out", killed.path, "--block-size", "1", "--threads", "1", "--quiet"]
-        process.currentDirectoryURL = Self.root
-        try process.run()
-        let deadline = Date().addingTimeInterval(20)
-        while process.isRunning, Date() < deadline,
-              !((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).contains(where: { $0.hasPrefix(".killed.csv.tmp") }) {
-            usleep(1_000)
+        func temporaries() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasPrefix(".killed.csv.tmp") }
         }
-        let interrupted = process.isRunning
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        if interrupted { #expect(!FileManager.default.fileExists(atPath: killed.path)) }
+        for sig in [SIGTERM, SIGKILL] {
+            let process = Process()
+            process.executableURL = Self.executable
+            process.arguments = ["export", "--model", model, "--out", killed.path, "--block-size", "1", "--threads", "1", "--quiet"]
+            process.currentDirectoryURL = Self.root
+            try process.run()
+            let deadline = Date().addingTimeInterval(20)
+            while process.isRunning, Date() < deadline, temporaries().isEmpty { usleep(1_000) }
+            let interrupted = process.isRunning
+            kill(process.processIdentifier, sig)
+            process.waitUntilExit()
+            guard interrupted else { continue }
+            #expect(!FileManager.default.fileExists(atPath: killed.path))
+            #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == sig)
+            if sig == SIGTERM { #expect(temporaries().isEmpty, "\(temporaries())") }
+        }
+        #expect(try run(["export", "--model", model, "--out", killed.path, "-k", "1", "--quiet"]).status == 0)
+        #expect(temporaries().isEmpty, "\(temporaries())")
     }
 
     /// A new scratch folder holding ``slice(in:)`` (the caller removes the folder).

@@ -153,7 +153,7 @@ struct PreparationTests {
         try Preparation(options: options).run(dataset, kernels: kernels).write(to: b, threads: 1)
         options.seed = 99
         try Preparation(options: options).run(dataset, kernels: kernels).write(to: c)
-        for name in ["final_movies_with_embeddings.csv", "final_filtered_ratings.csv"] {
+        for name in ["final_movies_with_embeddings.csv", "final_filtered_ratings.csv", "prepared.bin"] {
             #expect(try Data(contentsOf: a.appendingPathComponent(name)) == (try Data(contentsOf: b.appendingPathComponent(name))))
         }
         #expect(try Data(contentsOf: a.appendingPathComponent("final_movies_with_embeddings.csv"))

@@ -73,9 +73,13 @@ public struct PreparedData: Sendable {
         try AtomicFileWriter.write(text.bytes, to: url)
     }
 
+    /// The binary file's contents. Its summary carries no timings, so the same data, options, seed
+    /// and backend give a byte-identical `prepared.bin`; `prepare.json` adds the step timings.
     func archive() throws -> BinaryArchive {
         var a = BinaryArchive(magic: Self.magic, version: Self.version)
-        try a.set("summary", json: summary)
+        var stable = summary
+        stable.steps = summary.steps.map { Preparation.Step(name: $0.name, seconds: 0, detail: $0.detail) }
+        try a.set("summary", json: stable)
         try a.set("movies", json: movies)
         a.set("hasGenome", bytes: hasGenome.map { $0 ? 1 : 0 })
         a.set("genreEmbeddings", floats: genreEmbeddings.elements)
