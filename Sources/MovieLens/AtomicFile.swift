@@ -111,8 +111,12 @@ public final class AtomicFileWriter {
     /// Keeps the handlers alive; written only by ``removeTemporariesOnSignals()`` at start-up.
     nonisolated(unsafe) private static var signalSources = [any DispatchSourceSignal]()
 
+    /// Bytes appended so far.
+    public private(set) var bytesWritten = 0
+
     /// Appends bytes.
     public func write(_ bytes: [UInt8]) throws {
+        bytesWritten += bytes.count
         if buffer.count + bytes.count > bufferLimit { try flush() }
         if bytes.count >= bufferLimit { try writeAll(bytes) } else { buffer += bytes }
     }
@@ -180,9 +184,10 @@ private let systemWrite = Darwin.write
 extension AtomicFileWriter {
     /// Writes `header` and then the text of `count` items to `url` atomically, formatting blocks of
     /// `blockSize` items in parallel (`format(range, &buffer)`) and writing them in order, so memory
-    /// stays at a few blocks whatever the file size.
+    /// stays at a few blocks whatever the file size. Returns the size of the file written.
+    @discardableResult
     public static func writeBlocks(to url: URL, header: String, count: Int, blockSize: Int, threads: Int,
-                                   format: @Sendable (Range<Int>, inout TextBuffer) -> Void) throws {
+                                   format: @Sendable (Range<Int>, inout TextBuffer) -> Void) throws -> Int {
         let writer = try AtomicFileWriter(destination: url)
         try writer.write(header)
         let blocks = (count + blockSize - 1) / blockSize
@@ -206,5 +211,6 @@ extension AtomicFileWriter {
             first += round
         }
         try writer.commit()
+        return writer.bytesWritten
     }
 }

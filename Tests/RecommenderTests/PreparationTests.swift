@@ -168,14 +168,29 @@ struct PreparationTests {
         #expect(loaded.genreEmbeddings == first.genreEmbeddings && loaded.normalizedRatings == first.normalizedRatings)
         #expect(loaded.summary.output == first.summary.output)
 
+        // A folder whose files are not one set — another run's prepared.bin, or no prepare.json — is refused.
         let bin = a.appendingPathComponent("prepared.bin")
+        let good = try Data(contentsOf: bin)
+        try FileManager.default.removeItem(at: bin)
+        try FileManager.default.copyItem(at: c.appendingPathComponent("prepared.bin"), to: bin)
+        #expect(throws: ArchiveError.self) { _ = try PreparedData.load(from: a) }
+        #expect(try PreparedData.load(from: bin).summary.options.seed == 99)   // the file alone is still readable
+        try good.write(to: bin)
+        let manifest = a.appendingPathComponent("prepare.json")
+        let json = try Data(contentsOf: manifest)
+        try FileManager.default.removeItem(at: manifest)
+        #expect(throws: ArchiveError.self) { _ = try PreparedData.load(from: a) }
+        try json.write(to: manifest)
+        #expect(try PreparedData.load(from: a).ratings == first.ratings)
+        // Damage inside prepared.bin, read as the file itself.
         var bytes = [UInt8](try Data(contentsOf: bin))
         bytes[bytes.count / 2] ^= 0x40
         try Data(bytes).write(to: bin)
         #expect(throws: ArchiveError.corrupted(path: bin.path)) { _ = try PreparedData.load(from: a) }
         try Data(bytes.prefix(bytes.count / 3)).write(to: bin)
         #expect(throws: ArchiveError.self) { _ = try PreparedData.load(from: a) }
+        #expect(throws: ArchiveError.truncated(path: bin.path)) { _ = try PreparedData.load(from: bin) }
         try Data("MRPREP01".utf8 + [9, 0, 0, 0] + [UInt8](repeating: 0, count: 20)).write(to: bin)
-        #expect(throws: ArchiveError.unsupportedVersion(path: bin.path, found: 9, supported: 1)) { _ = try PreparedData.load(from: a) }
+        #expect(throws: ArchiveError.unsupportedVersion(path: bin.path, found: 9, supported: 1)) { _ = try PreparedData.load(from: bin) }
     }
 }

@@ -118,8 +118,15 @@ public struct BinaryArchive: Sendable {
 
     // MARK: - Files
 
+    /// The size of the file ``write(to:)`` writes.
+    public var byteCount: Int {
+        order.reduce(8 + 4 + 4 + 8) { total, name in total + 2 + name.utf8.count + 1 + 8 + (sections[name]?.data.count ?? 0) }
+    }
+
     /// Writes the archive to `url` atomically, streaming the sections (no whole-file copy in memory).
-    public func write(to url: URL) throws {
+    /// - Returns: the checksum stored in the file's last 8 bytes.
+    @discardableResult
+    public func write(to url: URL) throws -> UInt64 {
         let writer = try AtomicFileWriter(destination: url)
         var checksum = Checksum()
         func emit(_ bytes: [UInt8]) throws {
@@ -142,9 +149,11 @@ public struct BinaryArchive: Sendable {
             try emit(s.data)
         }
         var tail = [UInt8]()
-        Self.append(&tail, checksum.finalize())
+        let sum = checksum.finalize()
+        Self.append(&tail, sum)
         try writer.write(tail)
         try writer.commit()
+        return sum
     }
 
     /// Reads an archive, checking magic, version, size and checksum.

@@ -201,4 +201,16 @@ public struct PreparationSummary: Sendable, Codable {
     public var tagSVD: SVDInfo?
     public var moviesWithGenome: Int
     public var steps: [Preparation.Step]
+    /// The set of files written together (in `prepare.json` only, which is written last): what a
+    /// reader checks so that files of different or interrupted runs are never mixed.
+    public var files: PreparedFiles? = nil
+}
+
+/// The sizes of the files of one `prepare` run and the checksum `prepared.bin` ends with.
+public struct PreparedFiles: Sendable, Codable, Equatable {
+    public var moviesCSVBytes: Int
+    public var ratingsCSVBytes: Int
+    public var binaryBytes: Int
+    /// The checksum in `prepared.bin`'s last 8 bytes, in hex.
+    public var binaryChecksum: String
 }

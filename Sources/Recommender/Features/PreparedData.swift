@@ -26,13 +26,15 @@ public struct PreparedData: Sendable {
     /// The files ``write(to:threads:)`` produces.
     public static let fileNames = ["final_movies_with_embeddings.csv", "final_filtered_ratings.csv", "prepared.bin", "prepare.json"]
 
-    /// Writes the four files into `directory`, each atomically (temporary file, then rename), the
-    /// summary last: a failed run leaves no partial file and never damages an earlier good output.
+    /// Writes the four files into `directory`, each atomically (temporary file, then rename), and
+    /// `prepare.json` last naming the set (each file's size, `prepared.bin`'s checksum): a failed
+    /// run leaves no partial file, and a reader refuses a folder whose files are not one set — an
+    /// interrupted run over an earlier output, or two runs at once.
     public func write(to directory: URL, threads: Int = Parallel.cores) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try writeMoviesCSV(to: directory.appendingPathComponent("final_movies_with_embeddings.csv"))
+        let moviesBytes = try writeMoviesCSV(to: directory.appendingPathComponent("final_movies_with_embeddings.csv"))
         let input = UnsafeSendableBox((ratings, normalizedRatings))
-        try AtomicFileWriter.writeBlocks(to: directory.appendingPathComponent("final_filtered_ratings.csv"),
+        let ratingsBytes = try AtomicFileWriter.writeBlocks(to: directory.appendingPathComponent("final_filtered_ratings.csv"),
                                          header: "userId,movieId,rating,original_rating,timestamp\n",
                                          count: ratings.count, blockSize: 1 << 16, threads: threads) { rows, text in
             let (r, normalized) = input.value
@@ -47,13 +49,48 @@ public struct PreparedData: Sendable {
                 }
             }
         }
-        try archive().write(to: directory.appendingPathComponent("prepared.bin"))
+        let archive = try archive()
+        let checksum = try archive.write(to: directory.appendingPathComponent("prepared.bin"))
+        var manifest = summary
+        manifest.files = PreparedFiles(moviesCSVBytes: moviesBytes, ratingsCSVBytes: ratingsBytes, binaryBytes: archive.byteCount,
+                                       binaryChecksum: String(checksum, radix: 16))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFileWriter.write(Array(try encoder.encode(summary)) + [10], to: directory.appendingPathComponent("prepare.json"))
+        try AtomicFileWriter.write(Array(try encoder.encode(manifest)) + [10], to: directory.appendingPathComponent("prepare.json"))
     }
 
-    func writeMoviesCSV(to url: URL) throws {
+    /// Throws unless the files in `directory` are the set its `prepare.json` names. A folder whose
+    /// `prepare.json` has no file list (written before the list existed) is taken as it is.
+    static func checkSet(in directory: URL) throws {
+        let manifestURL = directory.appendingPathComponent("prepare.json")
+        func broken(_ reason: String) -> ArchiveError {
+            ArchiveError.badSection(path: directory.path, name: "prepare.json", reason: reason + ": run movierec prepare again")
+        }
+        guard let data = try? Data(contentsOf: manifestURL) else {
+            throw broken("missing, so the folder holds no complete set (an interrupted prepare?)")
+        }
+        guard let summary = try? JSONDecoder().decode(PreparationSummary.self, from: data) else { throw broken("unreadable") }
+        guard let files = summary.files else { return }
+        func size(_ name: String) -> Int {
+            (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path)[.size] as? Int) ?? -1
+        }
+        let bin = directory.appendingPathComponent("prepared.bin")
+        let trailer: String? = {
+            guard let handle = try? FileHandle(forReadingFrom: bin) else { return nil }
+            defer { try? handle.close() }
+            guard let end = try? handle.seekToEnd(), end >= 8 else { return nil }
+            try? handle.seek(toOffset: end - 8)
+            guard let bytes = try? handle.read(upToCount: 8), bytes.count == 8 else { return nil }
+            return String(bytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, radix: 16)
+        }()
+        guard size("final_movies_with_embeddings.csv") == files.moviesCSVBytes, size("final_filtered_ratings.csv") == files.ratingsCSVBytes,
+              size("prepared.bin") == files.binaryBytes, trailer == files.binaryChecksum else {
+            throw broken("the files are not the set it names (written by different runs, or one was interrupted)")
+        }
+    }
+
+    /// Writes the movies CSV; returns its size.
+    func writeMoviesCSV(to url: URL) throws -> Int {
         var text = TextBuffer()
         let g = genreEmbeddings.cols, t = tagEmbeddings.cols
         text.append("movieId,title,genres,main_genre,has_genome")
@@ -71,6 +108,7 @@ public struct PreparedData: Sendable {
             text.append(UInt8(ascii: "\n"))
         }
         try AtomicFileWriter.write(text.bytes, to: url)
+        return text.bytes.count
     }
 
     /// The binary file's contents. Its summary carries no timings, so the same data, options, seed
@@ -93,12 +131,15 @@ public struct PreparedData: Sendable {
         return a
     }
 
-    /// Loads `prepared.bin` from a folder written by ``write(to:threads:)`` (or the file itself).
-    /// - Throws: ``ArchiveError`` for a truncated, corrupted or wrong-version file.
+    /// Loads `prepared.bin` from a folder written by ``write(to:threads:)`` — checking first that
+    /// the folder's files are the set its `prepare.json` names — or from the file itself.
+    /// - Throws: ``ArchiveError`` for a truncated, corrupted or wrong-version file, or a folder
+    ///   whose files come from different or interrupted runs.
     public static func load(from url: URL) throws -> PreparedData {
         var isDirectory: ObjCBool = false
-        let file = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
-            ? url.appendingPathComponent("prepared.bin") : url
+        let folder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+        if folder { try checkSet(in: url) }
+        let file = folder ? url.appendingPathComponent("prepared.bin") : url
         let a = try BinaryArchive.read(from: file, magic: magic, version: version)
         let movies = try a.json("movies", as: [PreparedMovie].self)
         let summary = try a.json("summary", as: PreparationSummary.self)
