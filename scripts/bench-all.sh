@@ -85,10 +85,11 @@ try:
     ours_rate = r["users"] / r["seconds"]
 except (ValueError, KeyError, ZeroDivisionError):
     pass
-row("export top-10, users/s (ours: CSV written)", ours_rate, find(r"= (\d+) users/s", text("py-export")), "implicit recommend", unit="")
+row("export top-10 + CSV, users/s", ours_rate, find(r"recommend \+ CSV: [\d.]+ s = (\d+) users/s", text("py-export")),
+    "implicit recommend + pandas to_csv", unit="")
 row("LSTM epoch, last 20, batch 256", find(r"epoch 1/1: loss [\d.]+, ([\d.]+) s", text("lstm")),
     find(r"epoch 1: ([\d.]+) s", text("py-lstm")), "PyTorch")
-print("\nMovieRec against its peers (ratio < 1: MovieRec takes less time; for users/s, > 1 is faster):\n")
+print("\nMovieRec against its peers, one run (seconds: ratio < 1 means MovieRec takes less time; users/s: > 1 means faster):\n")
 w = [max(len(r[i]) for r in rows + [("step", "MovieRec", "peer", "peer tool", "ratio")]) for i in range(5)]
 for r in [("step", "MovieRec", "peer", "peer tool", "ratio")] + rows:
     print("  ".join(c.ljust(w[i]) for i, c in enumerate(r)))
