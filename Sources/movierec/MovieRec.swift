@@ -41,9 +41,14 @@ enum Main {
             exit(1)
         } catch let error as ExitCode {
             exit(error.rawValue)
+        } catch let error as RecommenderError {
+            // Options the data rules out (more factors than movies, say) are usage errors; the rest bad input.
+            printError("error: \(error)")
+            if case .invalidOptions = error { exit(1) }
+            exit(2)
         } catch {
             // Bad input: malformed or missing data, unknown ids, damaged files, impossible parameters.
-            if error is MovieLensError || error is RecommenderError || error is LinearAlgebraError || error is ArchiveError || error is PreparationError {
+            if error is MovieLensError || error is LinearAlgebraError || error is ArchiveError || error is PreparationError {
                 printError("error: \(error)")
                 exit(2)
             }

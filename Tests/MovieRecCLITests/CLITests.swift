@@ -218,6 +218,14 @@ struct CLITests {
             let r = try run(["train", "--data", small.path, "--model", "hybrid", "--out", model] + bad)
             #expect(r.status == 1 && r.stderr.contains(bad[0]), "\(bad): \(r.status) \(r.stderr)")
         }
+        // Options that would size buffers beyond the data: refused, or cut to what the data needs.
+        let factors = try run(["train", "--data", small.path, "--model", "als", "--factors", "100000", "--out", model], addressSpaceKB: 1_000_000)
+        #expect(factors.status == 1 && factors.stderr.contains("factors exceed"), "\(factors.stderr)")
+        let long = try run(["train", "--data", small.path, "--model", "rnn", "--sequence-length", "1000000", "--epochs", "1", "--embedding", "4",
+                            "--hidden", "4", "--sequence-mode", "last", "--out", model], addressSpaceKB: 1_500_000)
+        #expect(long.status == 0 && long.stderr.contains("> the longest history"), "\(long.stderr)")
+        #expect(try run(["recommend", "--model", model, "--user", "1"], addressSpaceKB: 1_000_000).status == 0)
+        try FileManager.default.removeItem(atPath: model)
         let ratio = try run(["prepare", "--data", small.path, "--out", dir.appendingPathComponent("p").path, "--other-ratio", "inf"])
         #expect(ratio.status == 1 && ratio.stderr.contains("--other-ratio"), "\(ratio.stderr)")
         // Training that ends with non-finite parameters writes nothing.

@@ -7,9 +7,15 @@ extension ImplicitALS: RecommenderModel {
 
     /// Implicit ALS on the positives with `options.factors`, λ (default 0.05), α, iterations,
     /// solver and seed.
+    /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` also for more factors than the
+    ///   data has users or movies (the factor matrices would outgrow the data).
     public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
                            progress: (TrainingEvent) -> Void) throws -> ImplicitALS {
         var als = try ImplicitALS(options: options)
+        let limit = min(data.users.count, data.items.count)
+        guard als.factors <= limit else {
+            throw RecommenderError.invalidOptions(model: name, reason: "\(als.factors) factors exceed the \(data.users.count) users or \(data.items.count) movies of the data (at most \(limit))")
+        }
         _ = try als.fit(data.positives, kernels: kernels) { it in
             progress(.line("ALS iteration \(it.index)/\(options.iterations): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")"))
         }

@@ -73,7 +73,7 @@ public struct TrainedModel: Sendable {
     public static func train<M: RecommenderModel>(_ type: M.Type, ratings: Ratings, movies: [Movie], content: ContentEmbeddings? = nil,
                                              options: Options = Options(), kernels: any Kernels,
                                              progress: (TrainingEvent) -> Void = { _ in }) throws -> TrainedModel {
-        guard ratings.count > 0 else { throw RecommenderError.invalidOptions(model: M.name, reason: "no ratings to train on") }
+        guard ratings.count > 0 else { throw MovieLensError.invalidArgument("no ratings to train the \(M.name) model on") }
         guard options.minRating.isFinite else { throw RecommenderError.invalidOptions(model: M.name, reason: "the positive threshold must be finite") }
         if M.needsContent && content == nil { throw RecommenderError.needsContent(model: M.name) }
         try M.validate(options)

@@ -21,9 +21,16 @@ public struct LSTMRecommender: RecommenderModel {
     /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` for an invalid configuration.
     public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
                            progress: (TrainingEvent) -> Void) throws -> LSTMRecommender {
-        let c = options.sequence
+        var c = options.sequence
         try validate(options)
         let histories = data.histories()
+        // Windows longer than the longest history hold only padding: cut them to what the data needs.
+        let longest = max(2, histories.map(\.count).max() ?? 2)
+        if c.length > longest {
+            progress(.line("sequence length \(c.length) > the longest history (\(longest) movies): using \(longest)"))
+            c.length = longest
+            c.windowStep = c.windowStep.map { min($0, longest - 1) }
+        }
         let (examples, validation) = SequenceRecommender.trainingSet(histories, configuration: c)
         progress(.line("sequences: \(examples.count) examples (\(c.examplesLabel)), \(examples.targetCount) targets; \(data.items.count)-way softmax"
                        + (validation.map { "; \($0.targets.count) users' last movies held out for validation" } ?? "")))
@@ -43,7 +50,10 @@ public struct LSTMRecommender: RecommenderModel {
     public static func validate(_ options: TrainedModel.Options) throws { try options.sequence.validate() }
 
     public static func decode(from archive: ModelArchive) throws -> LSTMRecommender {
-        let c = archive.options.sequence
+        // Format 3 stores the configuration trained with (the options' length may have been cut to
+        // the data); format 2 has only the options.
+        let c = archive.contains("sequence.configuration")
+            ? try archive.json("sequence.configuration", as: SequenceRecommender.Configuration.self) : archive.options.sequence
         try c.validate()
         let network: NextMovieNetwork
         do {
@@ -57,6 +67,7 @@ public struct LSTMRecommender: RecommenderModel {
     }
 
     public func encode(into archive: inout ModelArchive) throws {
+        try archive.set("sequence.configuration", json: sequence.configuration)
         archive.set("network", floats: sequence.network.parameters)
         archive.set("recent", rows: recent)
     }
