@@ -120,11 +120,23 @@ struct ModelProtocolTests {
         // A checksummed file whose header asks for impossible sizes is refused naming the file, never a crash.
         let scratch = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: scratch) }
-        for (name, spoil) in [("rnn", { (o: inout TrainedModel.Options) in o.sequence.hidden = 1 << 40 }),
-                              ("rnn", { (o: inout TrainedModel.Options) in o.sequence.length = 1 }),
-                              ("als", { (o: inout TrainedModel.Options) in o.factors = 0 })] {
+        func spoilLSTM(_ change: @escaping (inout SequenceRecommender.Configuration) -> Void) -> (inout TrainedModel) throws -> Void {
+            { model in
+                var lstm = try #require(model.model as? LSTMRecommender)
+                var c = lstm.sequence.configuration
+                change(&c)
+                lstm.sequence = SequenceRecommender(configuration: c, network: lstm.sequence.network)
+                model.model = lstm
+            }
+        }
+        let spoils: [(String, (inout TrainedModel) throws -> Void)] = [
+            ("rnn", spoilLSTM { $0.hidden = 1 << 40 }),
+            ("rnn", spoilLSTM { $0.length = 1 }),
+            ("als", { $0.header.options.factors = 0 }),
+        ]
+        for (name, spoil) in spoils {
             var model = try TrainedModel.load(from: Self.fixtures.appendingPathComponent("\(name).model"))
-            spoil(&model.header.options)
+            try spoil(&model)
             let file = scratch.appendingPathComponent("\(name).model")
             try model.save(to: file)
             #expect(throws: ArchiveError.self) { _ = try TrainedModel.load(from: file) }

@@ -8,18 +8,24 @@ extension ImplicitALS: RecommenderModel {
     /// Implicit ALS on the positives with `options.factors`, λ (default 0.05), α, iterations,
     /// solver and seed.
     /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` also for more factors than the
-    ///   data has users or movies (the factor matrices would outgrow the data).
+    ///   data justifies (see ``maxFactors(users:items:positives:)``).
     public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
                            progress: (TrainingEvent) -> Void) throws -> ImplicitALS {
         var als = try ImplicitALS(options: options)
-        let limit = min(data.users.count, data.items.count)
+        let limit = maxFactors(users: data.users.count, items: data.items.count, positives: data.positives.nonzeros)
         guard als.factors <= limit else {
-            throw RecommenderError.invalidOptions(model: name, reason: "\(als.factors) factors exceed the \(data.users.count) users or \(data.items.count) movies of the data (at most \(limit))")
+            throw RecommenderError.invalidOptions(model: name, reason: "\(als.factors) factors exceed what \(data.users.count) users, \(data.items.count) movies and \(data.positives.nonzeros) positives justify (at most \(limit))")
         }
         _ = try als.fit(data.positives, kernels: kernels) { it in
             progress(.line("ALS iteration \(it.index)/\(options.iterations): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")"))
         }
         return als
+    }
+
+    /// The most factors worth training: the factor matrices, `factors × (users + items)` values,
+    /// may hold up to 16 values per positive rating plus 16M, so their memory follows the data.
+    public static func maxFactors(users: Int, items: Int, positives: Int) -> Int {
+        max(1, (16 * positives + (1 << 24)) / max(1, users + items))
     }
 
     /// An untrained model with the ALS settings of `options`.
