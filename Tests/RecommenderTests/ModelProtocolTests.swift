@@ -98,6 +98,86 @@ struct ModelProtocolTests {
         #expect(try model.similarItems(3, k: 3).allSatisfy { $0.movieID <= 10 })
     }
 
+    @Test("crafted model files — valid checksum, inconsistent contents — are refused with ArchiveError, never a trap")
+    func craftedFiles() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let huge: Int64 = 1 << 62
+        // Header changes, as JSON paths and values.
+        let headers: [(String, [String], Any)] = [
+            ("users huge", ["users"], huge), ("users negative", ["users"], -1), ("items huge", ["items"], huge),
+            ("factors huge", ["options", "factors"], huge), ("factors negative", ["options", "factors"], -3),
+            ("λ negative", ["options", "regularization"], -1), ("α negative", ["options", "alpha"], -1),
+            ("hidden huge", ["options", "sequence", "hidden"], 1 << 40), ("embedding 0", ["options", "sequence", "embedding"], 0),
+            ("length 0", ["options", "sequence", "length"], 0), ("weights negative", ["options", "blend", "contentWeight"], -5),
+            ("model unknown", ["kind"], "nope"), ("model not a string", ["kind"], 7),
+        ]
+        // Section changes.
+        let sections: [(String, (inout BinaryArchive) -> Void)] = [
+            ("users unsorted", { a in a.set("users", ints: (try? a.ints("users"))?.reversed() ?? []) }),
+            ("items duplicated", { a in a.set("items", ints: ((try? a.ints("items")) ?? []).map { _ in 1 }) }),
+            ("row starts decreasing", { a in a.set("seen.rowStarts", longs: ((try? a.longs("seen.rowStarts")) ?? []).reversed()) }),
+            ("columns out of range", { a in a.set("seen.columns", ints: ((try? a.ints("seen.columns")) ?? []).map { $0 + 1_000 }) }),
+            ("titles short", { a in try? a.set("titles", json: ["one"]) }),
+            ("factors short", { a in a.set("userFactors", floats: [1, 2, 3]) }),
+            ("EASE weights short", { a in a.set("itemFactors", floats: [1]) }),
+            ("content ragged", { a in a.set("content", floats: [1, 2, 3]) }),
+            ("network short", { a in a.set("network", floats: [0.5]) }),
+            ("recent out of range", { a in a.set("recent.items", ints: ((try? a.ints("recent.items")) ?? []).map { $0 + 10_000 }) }),
+            ("NaN factors", { a in a.set("itemFactors", floats: ((try? a.floats("itemFactors")) ?? []).map { _ in .nan }) }),
+        ]
+        var refused = 0, crafted = 0
+        var loaded = Set<String>()
+        for name in ["als", "ease", "hybrid", "rnn"] {
+            let source = Self.fixtures.appendingPathComponent("\(name).model")
+            var cases: [(String, (inout BinaryArchive) throws -> Void)] = sections.map { entry in
+                (entry.0, { (a: inout BinaryArchive) in entry.1(&a) })
+            }
+            for (label, path, value) in headers {
+                cases.append((label, { a in
+                    var json = try #require(try JSONSerialization.jsonObject(with: Data(a.bytes("header"))) as? [String: Any])
+                    func put(_ object: inout [String: Any], _ keys: ArraySlice<String>) {
+                        guard let key = keys.first else { return }
+                        if keys.count == 1 { object[key] = value; return }
+                        var inner = object[key] as? [String: Any] ?? [:]
+                        put(&inner, keys.dropFirst())
+                        object[key] = inner
+                    }
+                    put(&json, path[...])
+                    a.set("header", bytes: [UInt8](try JSONSerialization.data(withJSONObject: json)))
+                }))
+            }
+            for (label, change) in cases {
+                var archive = try BinaryArchive.read(from: source, magic: TrainedModel.magic, versions: 2...2)
+                try change(&archive)
+                let file = dir.appendingPathComponent("\(name)-crafted.model")
+                try archive.write(to: file)
+                crafted += 1
+                do {
+                    // A file that loads is one whose change the model does not read: it must answer.
+                    let model = try TrainedModel.load(from: file)
+                    #expect(try !model.recommend(user: 1, k: 3).isEmpty, "\(name), \(label)")
+                    loaded.insert("\(name): \(label)")
+                } catch is ArchiveError {
+                    refused += 1
+                } catch {
+                    Issue.record("\(name), \(label): \(type(of: error)) \(error)")
+                }
+            }
+        }
+        // Exactly the changes to what a model does not read (EASE has no user factors, ALS no network,
+        // only the LSTM reads the sequence options) leave files that load.
+        let unread = ["content ragged", "network short", "recent out of range", "hidden huge", "embedding 0", "length 0"]
+        let expected = Set(
+            (unread + ["weights negative"]).map { "als: \($0)" }
+            + (unread + ["factors short", "factors huge", "factors negative", "α negative", "weights negative"]).map { "ease: \($0)" }
+            + ["network short", "recent out of range", "hidden huge", "embedding 0", "length 0"].map { "hybrid: \($0)" }
+            + ["factors short", "EASE weights short", "content ragged", "NaN factors", "factors huge", "factors negative", "λ negative",
+               "α negative", "weights negative"].map { "rnn: \($0)" })
+        #expect(loaded == expected, "loaded: \(loaded.symmetricDifference(expected).sorted())")
+        #expect(crafted == 4 * (headers.count + sections.count) && refused == crafted - expected.count)
+    }
+
     /// The JSON `movierec recommend --json` / `similar --json` printed from the format-2 files.
     struct Golden: Decodable { var movieId: Int32; var score: Float; var content: Float?; var collaborative: Float?; var becauseOf: Int32? }
 

@@ -182,6 +182,20 @@ struct PreparationTests {
         #expect(throws: ArchiveError.self) { _ = try PreparedData.load(from: a) }
         try json.write(to: manifest)
         #expect(try PreparedData.load(from: a).ratings == first.ratings)
+        // Valid checksums around inconsistent contents: a short column, unsorted movies, NaN embeddings.
+        let crafted = a.appendingPathComponent("crafted.bin")
+        let changes: [(inout BinaryArchive) throws -> Void] = [
+            { a in a.set("movieIDs", ints: Array(try a.ints("movieIDs").dropLast())) },
+            { a in try a.set("movies", json: Array(try a.json("movies", as: [PreparedMovie].self).reversed())) },
+            { a in a.set("genreEmbeddings", floats: try a.floats("genreEmbeddings").map { _ in .nan }) },
+            { a in a.set("hasGenome", bytes: [1]) },
+        ]
+        for change in changes {
+            var archive = try BinaryArchive.read(from: bin, magic: PreparedData.magic, version: PreparedData.version)
+            try change(&archive)
+            try archive.write(to: crafted)
+            #expect(throws: ArchiveError.self) { _ = try PreparedData.load(from: crafted) }
+        }
         // Damage inside prepared.bin, read as the file itself.
         var bytes = [UInt8](try Data(contentsOf: bin))
         bytes[bytes.count / 2] ^= 0x40

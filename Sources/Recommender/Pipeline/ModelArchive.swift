@@ -71,7 +71,8 @@ public struct ModelArchive: Sendable {
     /// A rows × cols matrix of finite values.
     public func matrix(_ name: String, rows: Int, cols: Int) throws -> Matrix {
         let values = try archive.floats(name)
-        guard rows >= 0, cols >= 0, values.count == rows * cols, values.allSatisfy({ $0.isFinite }) else {
+        let (size, overflow) = rows.multipliedReportingOverflow(by: cols)
+        guard rows >= 0, cols >= 0, !overflow, values.count == size, values.allSatisfy({ $0.isFinite }) else {
             throw bad(name, "expected \(rows) × \(cols) finite values")
         }
         return try Matrix(rows: rows, cols: cols, elements: values)
