@@ -4,7 +4,7 @@
 SWIFT ?= swift
 NATIVE_FLAGS = -Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DNATIVE_FMA
 
-.PHONY: deps build run test test-noblas bench bench-native bench-all benchmarks clean
+.PHONY: deps build run test test-noblas bench bench-native bench-all benchmarks fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -33,9 +33,14 @@ bench-native: deps
 bench-all: build
 	scripts/bench-all.sh $(DATA)
 
+## Coverage-guided fuzzing (libFuzzer) of the ratings, movies, model-file and prepared-file readers:
+## 1,000,000 executions per target from Fuzz/Corpus (FUZZ_OPTIONS="-max_total_time=60" for a time budget).
+fuzz:
+	scripts/fuzz.sh $(FUZZ_OPTIONS)
+
 ## The ordo-one benchmark package in Benchmarks/.
 benchmarks: deps
 	$(SWIFT) package --package-path Benchmarks benchmark
 
 clean:
-	rm -rf .build .build-noblas .build-native Benchmarks/.build
+	rm -rf .build .build-noblas .build-native Benchmarks/.build Fuzz/.build

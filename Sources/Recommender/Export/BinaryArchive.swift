@@ -214,6 +214,18 @@ public struct BinaryArchive: Sendable {
         return archive
     }
 
+    /// `bytes` with its last 8 bytes replaced by the checksum of the rest (or the checksum
+    /// appended, for fewer than 24 bytes): a file whose checksum holds whatever its contents, so
+    /// that fuzzing reaches the section readers behind the checksum.
+    public static func resealed(_ bytes: [UInt8]) -> [UInt8] {
+        let body = bytes.count >= 24 ? Array(bytes.dropLast(8)) : bytes
+        var checksum = Checksum()
+        checksum.update(body)
+        var out = body
+        append(&out, checksum.finalize())
+        return out
+    }
+
     static func append<T: FixedWidthInteger>(_ out: inout [UInt8], _ value: T) {
         var v = value.littleEndian
         withUnsafeBytes(of: &v) { out += $0 }

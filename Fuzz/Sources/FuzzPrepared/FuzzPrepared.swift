@@ -1,0 +1,20 @@
+import FuzzSupport
+import Recommender
+
+/// `prepared.bin`: a load either fails with an error or gives data the models can take.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzPrepared(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data = input else { return 0 }
+    // Every input gets a valid checksum, so mutations reach the section readers behind it (the
+    // checksum check itself is covered by the unit tests).
+    let bytes = BinaryArchive.resealed(Array(UnsafeBufferPointer(start: data, count: size)))
+    let url = bytes.withUnsafeBufferPointer { Scratch.file("prepared.bin", $0.baseAddress ?? data, $0.count) }
+    guard let prepared = try? PreparedData.load(from: url) else { return 0 }
+    _ = try? ContentEmbeddings(prepared: prepared)
+    return 0
+}
+
+@_cdecl("FuzzPrepared_main")
+public func fuzzPreparedMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    runFuzzer(argc, argv, fuzzPrepared)
+}
