@@ -7,10 +7,7 @@ import Recommender
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzModel(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data = input else { return 0 }
-    // Every input gets a valid checksum, so mutations reach the section readers behind it (the
-    // checksum check itself is covered by the unit tests).
-    let bytes = BinaryArchive.resealed(Array(UnsafeBufferPointer(start: data, count: size)))
-    let url = bytes.withUnsafeBufferPointer { Scratch.file("fuzz.model", $0.baseAddress ?? data, $0.count) }
+    let url = Scratch.file("fuzz.model", data, size, transform: BinaryArchive.resealed)
     guard let model = try? TrainedModel.load(from: url) else { return 0 }
     let kernels = SwiftKernels(threads: 1)
     if let user = model.users.ids.first { _ = try? model.recommend(user: user, k: 3, kernels: kernels) }

@@ -5,10 +5,7 @@ import Recommender
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPrepared(_ input: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data = input else { return 0 }
-    // Every input gets a valid checksum, so mutations reach the section readers behind it (the
-    // checksum check itself is covered by the unit tests).
-    let bytes = BinaryArchive.resealed(Array(UnsafeBufferPointer(start: data, count: size)))
-    let url = bytes.withUnsafeBufferPointer { Scratch.file("prepared.bin", $0.baseAddress ?? data, $0.count) }
+    let url = Scratch.file("prepared.bin", data, size, transform: BinaryArchive.resealed)
     guard let prepared = try? PreparedData.load(from: url) else { return 0 }
     _ = try? ContentEmbeddings(prepared: prepared)
     return 0

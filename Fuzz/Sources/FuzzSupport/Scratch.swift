@@ -9,6 +9,15 @@ public enum Scratch {
         return url
     }()
 
+    /// Writes `transform` of the input to `name` in ``folder`` and returns its URL — e.g.
+    /// `BinaryArchive.resealed`, which gives every input a valid checksum so that mutations reach
+    /// the section readers behind it (the checksum check itself is covered by the unit tests).
+    public static func file(_ name: String, _ data: UnsafePointer<UInt8>, _ size: Int, transform: ([UInt8]) -> [UInt8]) -> URL {
+        transform(Array(UnsafeBufferPointer(start: data, count: size))).withUnsafeBufferPointer { b in
+            b.baseAddress.map { file(name, $0, b.count) } ?? file(name, data, 0)
+        }
+    }
+
     /// Writes the input to `name` in ``folder`` and returns its URL.
     public static func file(_ name: String, _ data: UnsafePointer<UInt8>, _ size: Int) -> URL {
         let url = folder.appendingPathComponent(name)
