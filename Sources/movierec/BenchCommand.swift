@@ -28,8 +28,7 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Backends to measure: openblas, swift or both.")
     var backend: BackendChoice = .both
 
-    @Option(help: "Threads per kernel call (default: all cores).")
-    var threads: Int = Parallel.cores
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Option(help: "Minimum seconds to spend timing each kernel on each backend.")
     var minTime: Double = 0.5
@@ -44,13 +43,12 @@ struct BenchKernels: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard minTime >= 0 else { throw ValidationError("--min-time must not be negative") }
     }
 
     func run() throws {
         let backends = try backend.backends()
-        let cases = KernelBenchmark.standardCases(threads: threads, quick: quick)
+        let cases = KernelBenchmark.standardCases(threads: threadOptions.threads, quick: quick)
         let results = try KernelBenchmark.run(cases, backends: backends, minSeconds: minTime) { line in
             if !quiet { printError("  timing \(line)") }
         }

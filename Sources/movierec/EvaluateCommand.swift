@@ -60,14 +60,10 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws {
         try hyper.validate()
-        let known = [EvaluationSuite.popularity] + ModelRegistry.standard.names
-        for name in models.split(separator: ",") where !known.contains(String(name)) {
-            throw ValidationError("unknown model '\(name)' in --models (choose from \(known.joined(separator: ", ")))")
-        }
-        for name in suite.models where name != EvaluationSuite.popularity { try validateModel(name, options: suite.overrides[name] ?? suite.options) }
         guard easeLambda > 0, explicitLambda > 0, easeLambda.isFinite, explicitLambda.isFinite, relevant?.isFinite ?? true, explicitFactors > 0, explicitIterations >= 0, easeMaxItems >= 0 else {
             throw ValidationError("--ease-lambda, --explicit-lambda and --explicit-factors must be positive, --explicit-iterations and --ease-max-items not negative")
         }
+        do { try suite.validate() } catch { throw ValidationError("--models: \(error)") }
     }
 
     func run() throws {

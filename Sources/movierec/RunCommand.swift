@@ -33,16 +33,15 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         guard epochs >= 0, sampleUsers >= 0 else { throw ValidationError("--epochs and --sample-users must not be negative") }
-        let outputs = PreparedData.fileNames.map { "prepared/\($0)" }
-            + Pipeline().models.flatMap { ["\($0).model", "recommendations-\($0).csv"] }
-        try refuseOverwriting(inputs: [data], outputs: outputs.map { (out as NSString).appendingPathComponent($0) })
+        let files = pipeline.outputFiles(in: URL(fileURLWithPath: out))
+        let outputs = PreparedData.fileNames.map { files.prepared.appendingPathComponent($0) } + files.models + files.exports
+        try refuseOverwriting(inputs: [data], outputs: outputs.map(\.path))
     }
 
     /// The pipeline `run` describes: the hybrid at the original design's weights and the LSTM.
     var pipeline: Pipeline {
         var p = Pipeline()
         p.preparation.seed = seed
-        p.preparation.threads = kernelOptions.threads
         p.preparation.balancing?.seed = seed
         p.options.seed = seed
         p.options.sequence.seed = seed

@@ -103,10 +103,16 @@ public struct EvaluationSuite: Sendable {
         models.contains { (try? registry.model(named: $0))?.needsContent ?? false }
     }
 
-    /// Checks the model names and numbers before any work.
+    /// Checks the model names, each model's options (``RecommenderModel/validate(_:)``) and the
+    /// numbers before any work.
     /// - Throws: ``RecommenderError`` naming the first problem.
     public func validate() throws {
-        for name in models where name != Self.popularity { _ = try registry.model(named: name) }
+        for name in models where name != Self.popularity {
+            guard let type = try? registry.model(named: name) else {
+                throw RecommenderError.unknownModel(name: name, known: [Self.popularity] + registry.names)
+            }
+            try type.validate(overrides[name] ?? options)
+        }
         guard explicitFactors > 0, explicitRegularization > 0, explicitIterations >= 0, itemLimits.values.allSatisfy({ $0 >= 0 }) else {
             throw RecommenderError.invalidOptions(model: "evaluate", reason: "explicit ALS factors and λ must be positive, iterations and item limits not negative")
         }

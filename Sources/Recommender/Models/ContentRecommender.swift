@@ -58,9 +58,8 @@ public struct ContentRecommender: RecommenderModel {
         if let w = query.watched { return w }
         let d = vectors.cols
         return vectors.withView { c in
-            query.liked.map(\.item).max { a, b in
-                VectorOps.dot(c.base + a * c.stride, c.base + item * c.stride, d) < VectorOps.dot(c.base + b * c.stride, c.base + item * c.stride, d)
-            }
+            let target = c.base + item * c.stride
+            return query.liked.map { ($0.item, VectorOps.dot(c.base + $0.item * c.stride, target, d)) }.max { $0.1 < $1.1 }?.0
         }
     }
 }

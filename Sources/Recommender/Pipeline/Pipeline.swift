@@ -71,6 +71,14 @@ public struct Pipeline: Sendable {
         public var exports: [(name: String, report: BatchExport.Report, file: URL)]
     }
 
+    /// Every file ``run(data:out:kernels:loading:progress:)`` writes into `out`: the prepared set,
+    /// `NAME.model` and `recommendations-NAME.csv` (or `.jsonl`) per model.
+    public func outputFiles(in out: URL) -> (prepared: URL, models: [URL], exports: [URL]) {
+        (out.appendingPathComponent("prepared"),
+         models.map { out.appendingPathComponent("\($0).model") },
+         models.map { out.appendingPathComponent("recommendations-\($0).\(export.format.rawValue)") })
+    }
+
     /// Checks every model name and suite before any work.
     public func validate() throws {
         for name in models { _ = try registry.model(named: name) }
@@ -78,19 +86,22 @@ public struct Pipeline: Sendable {
         guard sampleUsers >= 0 else { throw RecommenderError.invalidOptions(model: "pipeline", reason: "sample users must not be negative") }
     }
 
-    /// Runs every stage on the MovieLens folder `data`, writing into `out` (created if missing):
-    /// `prepared/` (``PreparedData``), `NAME.model` per model and `recommendations-NAME.csv` (or
-    /// `.jsonl`) per model.
+    /// Runs every stage on the MovieLens folder `data`, writing ``outputFiles(in:)`` into `out`
+    /// (created if missing); loading and preparation use the kernels' threads.
     public func run(data: URL, out: URL, kernels: any Kernels, loading: MovieLensDataset.Options = MovieLensDataset.Options(),
                     progress: (Event) -> Void = { _ in }) throws -> Result {
         try validate()
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let preparedFolder = out.appendingPathComponent("prepared")
+        let files = outputFiles(in: out)
+        let preparedFolder = files.prepared
         progress(.stage("prepare \(data.path) → \(preparedFolder.path)"))
         var load = loading
         load.loadTags = false
         load.loadLinks = false
+        load.threads = kernels.threads
         let dataset = try MovieLensDataset.load(from: data, options: load)
+        var preparation = self.preparation
+        preparation.threads = kernels.threads
         let prepared = try Preparation(options: preparation).run(dataset, kernels: kernels) { progress(.prepared($0)) }
         try prepared.write(to: preparedFolder, threads: kernels.threads)
         let input = try TrainingData(prepared: prepared,
@@ -98,13 +109,12 @@ public struct Pipeline: Sendable {
                                          || evaluations.contains { $0.needsContent })
 
         var trained = [(name: String, model: TrainedModel)]()
-        for name in models {
+        for (name, file) in zip(models, files.models) {
             let type = try registry.model(named: name)
             progress(.stage("train \(name)"))
             let t0 = DispatchTime.now().uptimeNanoseconds
             let model = try TrainedModel.train(type, ratings: input.ratings, movies: input.movies, content: input.content,
                                                options: options, kernels: kernels) { progress(.training(model: name, $0)) }
-            let file = out.appendingPathComponent("\(name).model")
             try model.save(to: file)
             progress(.trained(model: name, model, file: file, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
             trained.append((name, model))
@@ -129,8 +139,7 @@ public struct Pipeline: Sendable {
 
         var exports = [(name: String, report: BatchExport.Report, file: URL)]()
         if !trained.isEmpty { progress(.stage("export top \(export.count) for every user")) }
-        for (name, model) in trained {
-            let file = out.appendingPathComponent("recommendations-\(name).\(export.format.rawValue)")
+        for ((name, model), file) in zip(trained, files.exports) {
             let report = try export.write(model, to: file, kernels: kernels) { progress(.exporting(model: name, done: $0, total: $1)) }
             progress(.exported(model: name, report, file: file))
             exports.append((name, report, file))
