@@ -20,34 +20,42 @@ public struct ModelArchive: Sendable {
     public var version: UInt32 { archive.version }
 
     var archive: BinaryArchive
+    /// A checking archive stores nothing: it only notes the first float section that is not finite.
+    private let checking: Bool
+    /// The first float section set with a NaN or an infinity (checking archives only).
+    private(set) var firstNonFiniteSection: String?
 
-    init(archive: BinaryArchive, users: Int, items: Int, options: TrainedModel.Options) {
+    init(archive: BinaryArchive, users: Int, items: Int, options: TrainedModel.Options, checking: Bool = false) {
         self.archive = archive
         self.users = users
         self.items = items
         self.options = options
+        self.checking = checking
+    }
+
+    /// An archive that stores nothing and notes ``firstNonFiniteSection``: a model's parameters
+    /// checked through the same ``RecommenderModel/encode(into:)`` that saves them, without a copy.
+    init(checkingUsers users: Int, items: Int, options: TrainedModel.Options) {
+        self.init(archive: BinaryArchive(magic: TrainedModel.magic, version: TrainedModel.formatVersion), users: users, items: items,
+                  options: options, checking: true)
     }
 
     // MARK: - Writing
 
-    public mutating func set(_ name: String, floats: [Float]) { archive.set(name, floats: floats) }
-    public mutating func set(_ name: String, ints: [Int32]) { archive.set(name, ints: ints) }
-    public mutating func set(_ name: String, longs: [Int64]) { archive.set(name, longs: longs) }
-    public mutating func set(_ name: String, matrix: Matrix) { archive.set(name, floats: matrix.elements) }
-    public mutating func set<T: Encodable>(_ name: String, json value: T) throws { try archive.set(name, json: value) }
+    public mutating func set(_ name: String, floats: [Float]) {
+        guard checking else { return archive.set(name, floats: floats) }
+        if firstNonFiniteSection == nil, floats.contains(where: { !$0.isFinite }) { firstNonFiniteSection = name }
+    }
+    public mutating func set(_ name: String, ints: [Int32]) { if !checking { archive.set(name, ints: ints) } }
+    public mutating func set(_ name: String, longs: [Int64]) { if !checking { archive.set(name, longs: longs) } }
+    public mutating func set(_ name: String, matrix: Matrix) { set(name, floats: matrix.elements) }
+    public mutating func set<T: Encodable>(_ name: String, json value: T) throws { if !checking { try archive.set(name, json: value) } }
 
     /// Stores ragged rows of item indices as `name.starts` (offsets) and `name.items`.
     public mutating func set(_ name: String, rows: [[Int32]]) {
+        guard !checking else { return }
         archive.set("\(name).starts", longs: rows.reduce(into: [Int64(0)]) { $0.append(($0.last ?? 0) + Int64($1.count)) })
         archive.set("\(name).items", ints: rows.flatMap { $0 })
-    }
-
-    /// The first section holding a NaN or an infinity, if any.
-    func firstNonFiniteSection() -> String? {
-        archive.order.first { name in
-            guard let s = archive.sections[name], s.kind == .float32 else { return false }
-            return s.data.withUnsafeBytes { raw in raw.bindMemory(to: Float.self).contains { !$0.isFinite } }
-        }
     }
 
     // MARK: - Reading

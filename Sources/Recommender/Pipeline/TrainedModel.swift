@@ -84,10 +84,7 @@ public struct TrainedModel: Sendable {
         }
         let catalogue = Dictionary(movies.map { ($0.id, $0.title) }, uniquingKeysWith: { a, _ in a })
         let model = try M.fit(data, options: options, kernels: kernels, progress: progress)
-        var check = ModelArchive(archive: BinaryArchive(magic: magic, version: formatVersion), users: data.users.count,
-                                 items: data.items.count, options: options)
-        try model.encode(into: &check)
-        if let section = check.firstNonFiniteSection() { throw RecommenderError.diverged(model: M.name, section: section) }
+        try checkFinite(model, name: M.name, users: data.users.count, items: data.items.count, options: options)
         return TrainedModel(header: Header(model: M.name, options: options, users: data.users.count, items: data.items.count),
                             users: data.users, items: data.items, titles: data.items.ids.map { catalogue[$0] ?? "movie \($0)" },
                             seen: data.seen, model: model)
@@ -102,10 +99,18 @@ public struct TrainedModel: Sendable {
                   kernels: kernels, progress: progress)
     }
 
+    /// Throws ``RecommenderError/diverged(model:section:)`` when a parameter section of `model` is not finite.
+    static func checkFinite(_ model: any RecommenderModel, name: String, users: Int, items: Int, options: Options) throws {
+        var check = ModelArchive(checkingUsers: users, items: items, options: options)
+        try model.encode(into: &check)
+        if let section = check.firstNonFiniteSection { throw RecommenderError.diverged(model: name, section: section) }
+    }
+
     // MARK: - Files
 
     /// Writes the model atomically (temporary file, fsync, rename).
     public func save(to url: URL) throws {
+        try Self.checkFinite(model, name: header.model, users: users.count, items: items.count, options: header.options)
         var a = BinaryArchive(magic: Self.magic, version: Self.formatVersion)
         try a.set("header", json: header)
         a.set("users", ints: users.ids)
@@ -116,7 +121,6 @@ public struct TrainedModel: Sendable {
         a.set("seen.values", floats: seen.values)
         var own = ModelArchive(archive: a, users: users.count, items: items.count, options: header.options)
         try model.encode(into: &own)
-        if let section = own.firstNonFiniteSection() { throw RecommenderError.diverged(model: header.model, section: section) }
         try own.archive.write(to: url)
     }
 
