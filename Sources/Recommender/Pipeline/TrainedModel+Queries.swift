@@ -110,7 +110,10 @@ extension TrainedModel {
     /// The recommendations of each query, best first, scored as one block (one GEMM for
     /// factor models).
     /// - Complexity: memory O(queries × items); use ``BatchExport`` for every user of a large model.
-    public func recommend(_ queries: [Query], count: Int, includeSeen: Bool = false, kernels: any Kernels) throws -> [[Recommendation]] {
+    /// `filter`, when given, keeps only the movie ids it accepts (applied after scoring, so the
+    /// scores are those of the unfiltered ranking).
+    public func recommend(_ queries: [Query], count: Int, includeSeen: Bool = false, filter: ((Int32) -> Bool)? = nil,
+                          kernels: any Kernels) throws -> [[Recommendation]] {
         let n = items.count, explained = model.explainsParts
         var scores = Matrix(rows: queries.count, cols: n)
         var partsStore = Matrix(rows: explained ? 2 * queries.count : 0, cols: n)
@@ -118,6 +121,11 @@ extension TrainedModel {
             try partsStore.withMutableView { pv in
                 let parts = explained ? ScoreParts(content: pv.rows(0..<queries.count), collaborative: pv.rows(queries.count..<(2 * queries.count))) : nil
                 try score(queries, into: s, includeSeen: includeSeen, parts: parts, kernels: kernels)
+                if let filter {
+                    for (i, id) in items.ids.enumerated() where !filter(id) {
+                        for r in 0..<queries.count { s[r, i] = -.infinity }
+                    }
+                }
             }
         }
         let (indices, values) = scores.withView { TopK.rows(of: $0, k: count, threads: kernels.threads) }
@@ -142,10 +150,7 @@ extension TrainedModel {
     /// - Throws: ``RecommenderError`` for an unknown user or movie.
     public func recommend(user: Int32, k: Int, movie: Int32? = nil, includeSeen: Bool = false,
                           filter: ((Int32) -> Bool)? = nil, kernels: any Kernels = Backend.defaultKernels) throws -> [Recommendation] {
-        let q = try query(userID: user, watched: movie)
-        guard let filter else { return try recommend(q, count: k, includeSeen: includeSeen, kernels: kernels) }
-        let all = try recommend(q, count: items.count, includeSeen: includeSeen, kernels: kernels)
-        return Array(all.lazy.filter { filter($0.movieID) }.prefix(k))
+        try recommend([try query(userID: user, watched: movie)], count: k, includeSeen: includeSeen, filter: filter, kernels: kernels)[0]
     }
 
     /// The `k` best movies for each of `users`, in that order, scored in blocks of `blockSize`
