@@ -92,12 +92,18 @@ public struct Genome: Sendable {
         let tagIndex = tagMap.indices(of: tagNumbers, threads: threads)
         let knownIndex = knownMovies?.indices(of: movieIDs, threads: threads)
         // Movies that have at least one usable row (known tag, known movie).
-        var usableIDs = [Int32]()
-        usableIDs.reserveCapacity(rows)
-        for i in 0..<rows where tagIndex[i] >= 0 && (knownIndex?[i] ?? 0) >= 0 && movieIDs[i] >= 0 { usableIDs.append(movieIDs[i]) }
-        report.unknownReferencesSkipped = rows - usableIDs.count
-        report.records = usableIDs.count
-        let movieMap = IDMap(usableIDs, threads: threads)
+        // Movies that have at least one usable row (known tag, known movie), marked over the file's
+        // distinct movie ids: memory follows the rows, never the size of an id.
+        let fileMovies = IDMap(movieIDs, threads: threads)
+        var present = [Bool](repeating: false, count: fileMovies.count)
+        var usable = 0
+        for i in 0..<rows where tagIndex[i] >= 0 && (knownIndex?[i] ?? 0) >= 0 && movieIDs[i] >= 0 {
+            if let m = fileMovies.index(of: movieIDs[i]) { present[m] = true }
+            usable += 1
+        }
+        report.unknownReferencesSkipped = rows - usable
+        report.records = usable
+        let movieMap = IDMap(sortedUnique: fileMovies.ids.indices.filter { present[$0] }.map { fileMovies.ids[$0] })
         let tags = tagMap.count
         var matrix = Matrix(rows: movieMap.count, cols: tags)
         var filled = [Bool](repeating: false, count: movieMap.count * tags)
