@@ -80,7 +80,7 @@ public enum KernelBenchmark {
     }
 
     /// The standard suite: GEMM at n = 256…2048 on all threads and n = 1024 on one thread, SYRK,
-    /// the ALS-shaped batch of 64×64 SPD solves, Householder QR, full SVD and the truncated SVD of
+    /// the inverse of a 4096×4096 SPD matrix (EASE's kernel), the ALS-shaped batch of 64×64 SPD solves, Householder QR, full SVD and the truncated SVD of
     /// a genome-shaped 10,000 × 1,128 matrix. `quick` shrinks every size for smoke tests.
     public static func standardCases(threads: Int = Parallel.cores, quick: Bool = false) -> [Case] {
         var cases = [Case]()
@@ -88,6 +88,7 @@ public enum KernelBenchmark {
         for n in gemmSizes { cases.append(gemm(n, threads: threads)) }
         if threads > 1 { cases.append(gemm(quick ? 128 : 1024, threads: 1)) }
         cases.append(syrk(n: quick ? 64 : 512, k: quick ? 256 : 4096, threads: threads))
+        cases.append(inverse(order: quick ? 300 : 4096, threads: threads))
         cases.append(choleskyBatch(order: quick ? 16 : 64, count: quick ? 200 : 20_000, threads: threads))
         cases.append(qr(m: quick ? 500 : 10_000, n: 20, threads: threads))
         cases.append(fullSVD(m: quick ? 60 : 1_000, n: quick ? 30 : 200, threads: threads))
@@ -144,6 +145,18 @@ public enum KernelBenchmark {
             let c = Output(rows: n, cols: n)
             return {
                 try a.withView { av in try c.matrix.withMutableView { try kernels.syrk(.transposed, alpha: 1, av, beta: 0, $0) } }
+            }
+        }
+    }
+
+    static func inverse(order n: Int, threads: Int) -> Case {
+        // Cholesky (n³/3) and the inverse from the factor (2n³/3), in flops of multiply-adds × 2.
+        Case(kernel: "spd inverse", size: "\(n)×\(n)", threads: threads, flops: 2 * pow(Double(n), 3)) { kernels in
+            let g = spd(n, seed: 8)
+            let work = Output(rows: n, cols: n)
+            return {
+                work.reset(g.elements)   // part of the timed work: a copy, under 1 % of the inverse
+                try work.matrix.withMutableView { try kernels.choleskyInverse($0) }
             }
         }
     }

@@ -3,9 +3,11 @@ import CLinearAlgebra
 
 /// The kernels on OpenBLAS (CBLAS, row-major calls) and LAPACKE.
 ///
-/// OpenBLAS's thread count is process-wide: creating these kernels sets it to `threads`.
-/// Small problems (the per-user solves of ALS) run single-threaded inside OpenBLAS, so they can be
-/// called from an outer ``Parallel`` loop.
+/// OpenBLAS's thread count is process-wide: creating these kernels sets it to `threads`. Results do not
+/// depend on it: every call's inner dimension is short enough that OpenBLAS never splits it, and the
+/// Cholesky factorization and inverse are blocked from such calls (``OpenBLASTiles``). Small problems
+/// (the per-user solves of ALS) run single-threaded inside OpenBLAS, so they can be called from an
+/// outer ``Parallel`` loop through ``singleThreaded()``.
 public struct OpenBLASKernels: Kernels {
     public var backend: Backend { .openblas }
     public let threads: Int
@@ -31,8 +33,7 @@ public struct OpenBLASKernels: Kernels {
         guard m > 0, n > 0 else { return }
         if k == 0 { c.scale(by: beta); return }
         try Self.checkInt32("gemm", m, n, k, a.stride, b.stride, c.stride)
-        cblas_sgemm(CblasRowMajor, Self.cblas(transA), Self.cblas(transB), Int32(m), Int32(n), Int32(k), alpha,
-                    a.base, Int32(a.stride), b.base, Int32(b.stride), beta, c.base, Int32(c.stride))
+        OpenBLASTiles.gemm(transA, transB, alpha: alpha, a, b, beta: beta, c, k: k)
     }
 
     public func gemv(_ trans: Transpose, alpha: Float, _ a: MatrixView, _ x: UnsafeBufferPointer<Float>,
@@ -44,7 +45,7 @@ public struct OpenBLASKernels: Kernels {
             return
         }
         try Self.checkInt32("gemv", a.rows, a.cols, a.stride)
-        cblas_sgemv(CblasRowMajor, Self.cblas(trans), Int32(a.rows), Int32(a.cols), alpha, a.base, Int32(a.stride),
+        cblas_sgemv(CblasRowMajor, OpenBLASTiles.cblas(trans), Int32(a.rows), Int32(a.cols), alpha, a.base, Int32(a.stride),
                     xp, 1, beta, yp, 1)
     }
 
@@ -53,8 +54,7 @@ public struct OpenBLASKernels: Kernels {
         guard n > 0 else { return }
         if k == 0 { c.scale(by: beta); return }
         try Self.checkInt32("syrk", n, k, a.stride, c.stride)
-        cblas_ssyrk(CblasRowMajor, CblasLower, Self.cblas(trans), Int32(n), Int32(k), alpha, a.base, Int32(a.stride),
-                    beta, c.base, Int32(c.stride))
+        OpenBLASTiles.syrkLower(trans, alpha: alpha, a, beta: beta, c, k: k)
         c.mirrorLowerToUpper()
     }
 
@@ -83,17 +83,13 @@ public struct OpenBLASKernels: Kernels {
         let n = a.rows
         guard n > 0 else { return }
         try Self.checkInt32("choleskyFactor", n, a.stride)
-        try Self.potrf(a)
-        for i in 0..<n where i + 1 < n { (a.base + i * a.stride + i + 1).update(repeating: 0, count: n - i - 1) }
+        try OpenBLASTiles.choleskyLower(a)
+        Self.zeroStrictUpper(a)
     }
 
-    /// `spotrf` on the lower triangle of a row-major matrix. A row-major lower triangle is a
-    /// column-major upper triangle, so the column-major routine with 'U' avoids LAPACKE's copies.
-    private static func potrf(_ a: MutableMatrixView) throws {
+    private static func zeroStrictUpper(_ a: MutableMatrixView) {
         let n = a.rows
-        let info = LAPACKE_spotrf(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), a.base, Int32(a.stride))
-        if info > 0 { throw LinearAlgebraError.notPositiveDefinite(order: n, minor: Int(info), system: nil) }
-        if info < 0 { throw LinearAlgebraError.nonFinite(operation: "choleskyFactor") }
+        for i in 0..<n where i + 1 < n { (a.base + i * a.stride + i + 1).update(repeating: 0, count: n - i - 1) }
     }
 
     public func choleskyInverse(_ a: MutableMatrixView) throws {
@@ -102,10 +98,9 @@ public struct OpenBLASKernels: Kernels {
         let n = a.rows
         guard n > 0 else { return }
         try Self.checkInt32("choleskyInverse", n, a.stride)
-        try Self.potrf(a)
-        let info = LAPACKE_spotri(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), a.base, Int32(a.stride))
-        guard info == 0 else { throw LinearAlgebraError.lapack(routine: "spotri", info: Int(info)) }
-        a.mirrorLowerToUpper()
+        try OpenBLASTiles.choleskyLower(a)
+        Self.zeroStrictUpper(a)
+        try OpenBLASTiles.inverseFromCholesky(a)
     }
 
     public func choleskySolve(factor: MatrixView, _ b: MutableMatrixView) throws {
@@ -134,6 +129,8 @@ public struct OpenBLASKernels: Kernels {
         try Self.checkInt32("orthonormalBasis", m, n)
         var q = a.copy()
         var tau = [Float](repeating: 0, count: n)
+        let restore = Self.lapackSingleThreaded()
+        defer { restore() }
         try q.withMutableView { qv in
             var info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), qv.base, Int32(qv.stride), &tau)
             guard info == 0 else { throw LinearAlgebraError.lapack(routine: "sgeqrf", info: Int(info)) }
@@ -156,6 +153,8 @@ public struct OpenBLASKernels: Kernels {
         // right factor Uᵀ (r×m, column-major) — which read row-major is U (m×r). No transposes needed.
         var work = a.copy()
         var s = [Float](repeating: 0, count: r)
+        let restore = Self.lapackSingleThreaded()
+        defer { restore() }
         var vt = Matrix(rows: r, cols: n)
         var u = Matrix(rows: m, cols: r)
         try work.withMutableView { wv in
@@ -175,8 +174,15 @@ public struct OpenBLASKernels: Kernels {
         return result
     }
 
-    private static func cblas(_ t: Transpose) -> CBLAS_TRANSPOSE {
-        t == .none ? CblasNoTrans : CblasTrans
+    /// Sets OpenBLAS to one thread for a QR or SVD and returns the call that restores the thread count.
+    /// LAPACK's threaded QR and SVD block their work by the thread count (their results would depend
+    /// on it); they only see thin matrices here (genres, genome sketches, weight initialisations),
+    /// where one thread is as fast. A concurrent call on another thread only runs with another thread
+    /// count, which changes no result.
+    private static func lapackSingleThreaded() -> () -> Void {
+        let threads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        return { openblas_set_num_threads(threads) }
     }
 
     private static func checkInt32(_ operation: String, _ values: Int...) throws {

@@ -208,6 +208,24 @@ struct CLITests {
         #expect(try run(["recommend", "--model", model, "--user", "1"]).status == 0)
     }
 
+    @Test("--threads 1 and --threads 2 train byte-identical EASE and content models")
+    func threadCountIndependence() throws {
+        let (dir, small) = try Self.scratchWithSlice()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // EASE on the slice inverts a 5017×5017 matrix (the blocked path) from a 150-user Gram matrix;
+        // content runs the genre SVD. Both differed in the last bits between thread counts before.
+        for model in ["ease", "content"] {
+            var files = [Data]()
+            for threads in ["1", "2"] {
+                let out = dir.appendingPathComponent("\(model)-\(threads).model")
+                let t = try run(["train", "--data", small.path, "--model", model, "--threads", threads, "--out", out.path, "--quiet"])
+                #expect(t.status == 0, "\(t.stderr)")
+                files.append(try Data(contentsOf: out))
+            }
+            #expect(files[0] == files[1], "\(model): the model files differ between 1 and 2 threads")
+        }
+    }
+
     @Test("hostile options and inputs: non-finite or out-of-range numbers, diverged training, a FIFO, bad --ratings, unwritable outputs")
     func hostileInput() throws {
         let (dir, small) = try Self.scratchWithSlice()
