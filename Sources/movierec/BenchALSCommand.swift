@@ -30,6 +30,14 @@ struct BenchALS: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Row solver: cholesky, or cg (3 conjugate-gradient steps, as the implicit library).") var solver = "cholesky"
 
+    func validate() throws {
+        guard factors > 0, iterations > 0 else { throw ValidationError("--factors and --iterations must be positive") }
+        guard regularization > 0, regularization.isFinite else { throw ValidationError("--regularization must be positive and finite") }
+        guard alpha >= 0, alpha.isFinite else { throw ValidationError("--alpha must be finite and not negative") }
+        guard minRating.isFinite else { throw ValidationError("--min-rating must be finite") }
+        guard solver == "cholesky" || solver == "cg" else { throw ValidationError("--solver must be cholesky or cg") }
+    }
+
     func run() throws {
         let files = try DatasetFiles.discover(in: dataOptions.url)
         let (ratings, _) = try Ratings.load(files.ratings, format: files.format, policy: dataOptions.policy,
@@ -39,7 +47,6 @@ struct BenchALS: ParsableCommand {
         print("\(matrix.rows) users × \(matrix.cols) items, \(matrix.nonzeros) positives (rating ≥ \(minRating)), \(factors) factors")
         for b in try backend.backends() {
             let kernels = try b.makeKernels(threads: threadOptions.threads)
-            guard solver == "cholesky" || solver == "cg" else { throw ValidationError("--solver must be cholesky or cg") }
             var model = ImplicitALS(factors: factors, regularization: regularization, alpha: alpha, iterations: iterations, seed: seed,
                                     solver: solver == "cg" ? .conjugateGradient(steps: 3) : .cholesky)
             let history = try model.fit(matrix, kernels: kernels) { it in
@@ -68,6 +75,8 @@ struct BenchContent: ParsableCommand {
     @Option(name: .short, help: "Neighbours per movie.") var k = 10
     @Option(help: "Backends: openblas, swift or both.") var backend: BackendChoice = .both
     @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws { guard k > 0 else { throw ValidationError("-k must be positive") } }
 
     func run() throws {
         let data = try PreparedData.load(from: URL(fileURLWithPath: prepared))

@@ -43,7 +43,7 @@ struct BenchKernels: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard minTime >= 0 else { throw ValidationError("--min-time must not be negative") }
+        guard minTime >= 0, minTime <= 3600 else { throw ValidationError("--min-time must be between 0 and 3600 seconds") }
     }
 
     func run() throws {

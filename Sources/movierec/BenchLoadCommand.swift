@@ -40,13 +40,15 @@ struct BenchLoad: ParsableCommand {
         var movies: Int
     }
 
+    func validate() throws { guard self.repeat > 0 else { throw ValidationError("--repeat must be positive") } }
+
     func run() throws {
         let files = try DatasetFiles.discover(in: dataOptions.url)
         var best = Double.infinity
         var ratings = Ratings()
         var peak = 0
         let options = dataOptions.loadOptions(threads: threadOptions.threads)
-        for _ in 0..<max(1, self.repeat) {
+        for _ in 0..<self.repeat {
             ratings = Ratings()
             ResourceUsage.resetPeak()
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -57,7 +59,7 @@ struct BenchLoad: ParsableCommand {
         }
         var bestMatrix = Double.infinity
         var matrix: RatingMatrix?
-        for _ in 0..<max(1, self.repeat) {
+        for _ in 0..<self.repeat {
             matrix = nil
             let t0 = DispatchTime.now().uptimeNanoseconds
             matrix = try RatingMatrix(ratings: ratings)

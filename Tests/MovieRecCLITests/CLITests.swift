@@ -236,6 +236,12 @@ struct CLITests {
             let r = try run(["train", "--data", small.path, "--model", "hybrid", "--out", model] + bad)
             #expect(r.status == 1 && r.stderr.contains(bad[0]), "\(bad): \(r.status) \(r.stderr)")
         }
+        for bad in [["bench", "kernels", "--quick", "--min-time", "inf"], ["bench", "als", "--data", small.path, "--alpha", "inf"],
+                    ["bench", "als", "--data", small.path, "--min-rating", "nan"], ["bench", "load", "--data", small.path, "--repeat", "0"],
+                    ["bench", "content", "--prepared", dir.path, "-k", "0"]] {
+            let r = try run(bad)
+            #expect(r.status == 1 && r.stderr.contains(bad[bad.count - 2]), "\(bad): \(r.status) \(r.stderr)")
+        }
         // Options that would size buffers beyond the data: refused, or cut to what the data needs.
         let factors = try run(["train", "--data", small.path, "--model", "als", "--factors", "100000", "--out", model], addressSpaceKB: 1_000_000)
         #expect(factors.status == 1 && factors.stderr.contains("factors exceed"), "\(factors.stderr)")
