@@ -14,17 +14,25 @@ struct Evaluate: ParsableCommand {
         ratings put their last 20 % in test — the peers harness's split), loo (each user's last \
         rating), random (seeded, 20 % of ratings). Relevant = test ratings ≥ --relevant (default 4; \
         with loo every held-out movie is relevant: it is the next-movie task). Candidates = every \
-        train movie the user has not rated; no sampled negatives. Metrics: Recall@10/20, NDCG@10, \
-        P@10, MAP@10, HR@10, MRR; coverage (share of movies in some top-10), diversity (mean \
-        pairwise 1 − genre Jaccard in a top-10), novelty (mean −log2 share of users who rated a \
-        recommended movie). Models: popularity, als (implicit ALS), ease, content (content cosine to \
-        the user's profile alone), hybrid, rnn (LSTM); then RMSE/MAE of the bias baseline and \
-        explicit ALS on every test rating.
+        train movie the user has not rated; no sampled negatives. Models: popularity, als (implicit \
+        ALS), ease, content (content cosine to the user's profile alone), hybrid, rnn (LSTM); then \
+        RMSE/MAE of the bias baseline and explicit ALS on every test rating.
+
+        Metrics, each the mean over users with a relevant movie of (rel = the user's relevant movies, \
+        ranks 1-based):
+        \(RankingMetric.allCases.map { "  \($0.heading): \($0.definition)" }.joined(separator: "\n"))
+          cover: share of movies in some top-10; divers: mean pairwise 1 − genre Jaccard in a top-10; \
+        novelty: mean −log2 (share of users who rated a recommended movie).
+        Every ranking metric is printed with its 95 % interval over users (normal approximation: mean \
+        ± 1.96·s/√n). --compare MODEL adds, for every other model, the mean per-user difference and \
+        the two-sided p-value of a paired t-test over the same users: p < 0.05 means the difference \
+        is unlikely to be chance.
 
         Examples:
           movierec evaluate --data data/ml-latest-small
           movierec evaluate --split loo --models popularity,als,rnn --epochs 10
           movierec evaluate --data /tmp/ml-1m-synth --models popularity,als,ease --json
+          movierec evaluate --models popularity,als,ease --compare popularity
         """)
 
     @OptionGroup var dataOptions: DataOptions
@@ -32,6 +40,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Smallest test rating that counts as relevant (default: 4; 0 with loo).") var relevant: Float?
     @Option(help: "Models to evaluate, comma-separated: popularity and any of \(ModelRegistry.standard.names.joined(separator: ", ")).")
     var models = "popularity,als,ease,content,hybrid,rnn"
+    @Option(help: "Compare every other model with this one (one of --models) by paired t-tests over users.") var compare: String?
     @OptionGroup var hyper: ModelOptions
     @Option(help: "EASE regularisation λ.") var easeLambda: Float = 500
     @Option(help: "Skip EASE above this many items (its weights take items² floats).") var easeMaxItems = 20_000
@@ -47,6 +56,7 @@ struct Evaluate: ParsableCommand {
         suite.split = split
         suite.relevantThreshold = relevant
         suite.models = models.split(separator: ",").map(String.init)
+        suite.compare = compare
         suite.options = hyper.options
         var ease = hyper.options
         ease.regularization = easeLambda
@@ -63,7 +73,7 @@ struct Evaluate: ParsableCommand {
         guard easeLambda > 0, explicitLambda > 0, easeLambda.isFinite, explicitLambda.isFinite, relevant?.isFinite ?? true, explicitFactors > 0, explicitIterations >= 0, easeMaxItems >= 0 else {
             throw ValidationError("--ease-lambda, --explicit-lambda and --explicit-factors must be positive, --explicit-iterations and --ease-max-items not negative")
         }
-        do { try suite.validate() } catch { throw ValidationError("--models: \(error)") }
+        do { try suite.validate() } catch { throw ValidationError("--models/--compare: \(error)") }
     }
 
     func run() throws {
@@ -101,19 +111,46 @@ final class EvaluationProgress {
     }
 }
 
-/// Prints an evaluation's ranking table and rating-prediction table.
+/// Prints an evaluation's ranking table, the metrics' 95 % intervals, the paired tests against the
+/// compared model if any, and the rating-prediction table.
 func printEvaluation(_ report: EvaluationSuite.Report) {
     print("\(report.split) split: \(report.train) train / \(report.test) test ratings; \(report.ranking.first?.metrics.users ?? 0) users evaluated over \(report.items) movies")
     let f = { (x: Double?) in x.map { String(format: "%.4f", $0) } ?? "-" }
-    print(renderTable(header: ["model", "R@10", "R@20", "NDCG@10", "P@10", "MAP@10", "HR@10", "MRR", "cover", "divers", "novelty"],
+    let metrics = RankingMetric.allCases
+    print(renderTable(header: ["model"] + metrics.map(\.heading) + ["cover", "divers", "novelty"],
                       rows: report.ranking.map { r in
                           let m = r.metrics
-                          return [r.model, f(m.recallAt10), f(m.recallAt20), f(m.ndcgAt10), f(m.precisionAt10), f(m.mapAt10), f(m.hitRateAt10),
-                                  f(m.mrr), f(m.coverage), f(m.diversity), m.novelty.map { String(format: "%.2f", $0) } ?? "-"]
+                          return [r.model] + metrics.map { f(m.value($0)) }
+                              + [f(m.coverage), f(m.diversity), m.novelty.map { String(format: "%.2f", $0) } ?? "-"]
                       },
-                      rightAligned: Set(1..<11)))
+                      rightAligned: Set(1...(metrics.count + 3))))
+    print("")
+    print(renderTable(header: ["± 95 % interval (normal approximation over users)"] + metrics.map(\.heading),
+                      rows: report.ranking.map { r in
+                          [r.model] + metrics.map { f(r.metrics.intervals[$0.rawValue]?.halfWidth) }
+                      },
+                      rightAligned: Set(1...metrics.count)))
+    if let compared = report.comparedWith {
+        print("")
+        let rows = report.ranking.compactMap { r -> [String]? in
+            guard let tests = r.comparison else { return nil }
+            return [r.model] + metrics.map { metric in
+                guard let t = tests[metric.rawValue] else { return "-" }
+                return String(format: "%+.4f", t.difference.mean) + " (p " + pValue(t.p) + ")"
+            }
+        }
+        print(renderTable(header: ["minus \(compared), paired t-test"] + metrics.map(\.heading), rows: rows,
+                          rightAligned: Set(1...metrics.count)))
+    }
     guard !report.rating.isEmpty else { return }
     print("")
     print(renderTable(header: ["rating prediction (every test rating)", "RMSE", "MAE"],
                       rows: report.rating.map { [$0.model, String(format: "%.4f", $0.rmse), String(format: "%.4f", $0.mae)] }, rightAligned: [1, 2]))
+}
+
+/// A p-value in a few characters: 0.034, 0.0002, <1e-10.
+func pValue(_ p: Double) -> String {
+    if p < 1e-10 { return "<1e-10" }
+    if p < 0.001 { return String(format: "%.0e", p) }
+    return String(format: "%.3f", p)
 }

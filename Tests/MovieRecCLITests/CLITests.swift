@@ -190,11 +190,19 @@ struct CLITests {
         #expect(sim.status == 0 && sim.stdout.contains("rank"), "\(sim.stderr)")
         let unknown = try run(["train", "--data", small.path, "--model", "nope", "--out", model])
         #expect(unknown.status == 1 && unknown.stderr.contains("als, ease, content, hybrid, rnn"), "\(unknown.stderr)")
-        let e = try run(["evaluate", "--data", small.path, "--models", "popularity,content", "--explicit-iterations", "1", "--json"])
+        let e = try run(["evaluate", "--data", small.path, "--models", "popularity,content", "--explicit-iterations", "1", "--json",
+                         "--compare", "popularity"])
         #expect(e.status == 0, "\(e.stderr)")
         let report = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any]
         let ranking = report?["ranking"] as? [[String: Any]]
         #expect(ranking?.map { $0["model"] as? String } == ["popularity", "content only (cosine to profile)"], "\(e.stdout)")
+        // Every metric has its interval; the compared model has a paired test per metric, the baseline none.
+        let ndcg = (ranking?.first?["metrics"] as? [String: Any])?["intervals"] as? [String: [String: Double]]
+        #expect(ndcg?["ndcgAt10"]?["low"] != nil && ndcg?.count == 7, "\(e.stdout)")
+        let test = (ranking?.last?["comparison"] as? [String: [String: Any]])?["ndcgAt10"]
+        #expect(test?["p"] is Double && ranking?.first?["comparison"] == nil && report?["comparedWith"] as? String == "popularity")
+        let badCompare = try run(["evaluate", "--data", small.path, "--models", "popularity,content", "--compare", "ease"])
+        #expect(badCompare.status == 1 && badCompare.stderr.contains("ease"), "\(badCompare.stderr)")
         // An output that is one of the inputs — by name, or through a symlink — is refused before any work.
         let ratings = small.appendingPathComponent("ratings.csv").path
         let before = try Data(contentsOf: URL(fileURLWithPath: ratings))

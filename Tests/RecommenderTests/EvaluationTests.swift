@@ -18,6 +18,45 @@ struct EvaluationTests {
         #expect(RankingMetrics(ranked: [[3, 1]], relevant: [[3]]).ndcgAt10 == 1)
     }
 
+    @Test("MRR over the full ranking: a first hit past the top 20 still counts, ties go to the lower index")
+    func fullRankingMRR() {
+        // 30 items scored 30, 29, …, 1; the relevant item 24 is ranked 25th; items 1 and 3 are seen (−∞).
+        var scores = (0..<30).map { Float(30 - $0) }
+        scores[1] = -.infinity
+        scores[3] = -.infinity
+        let rank = scores.withUnsafeBufferPointer { RankingEvaluation.firstHitRank($0, relevant: [24, 27]) }
+        #expect(rank == 23)   // 25th by score, minus the two seen items ranked above it
+        let tied: [Float] = [1, 5, 5, 5]
+        #expect(tied.withUnsafeBufferPointer { RankingEvaluation.firstHitRank($0, relevant: [3]) } == 3)   // after 1 and 2
+        #expect(tied.withUnsafeBufferPointer { RankingEvaluation.firstHitRank($0, relevant: [2, 3]) } == 2)
+        #expect(scores.withUnsafeBufferPointer { RankingEvaluation.firstHitRank($0, relevant: [1, 3]) } == nil)
+        // The list's top 20 misses, yet MRR takes 1/23 from the full ranking; without ranks it is 0.
+        let list = Array(0..<20)
+        #expect(RankingMetrics(ranked: [list], relevant: [[24]], firstHitRanks: [23]).mrr == 1.0 / 23)
+        #expect(RankingMetrics(ranked: [list], relevant: [[24]]).mrr == 0)
+        #expect(RankingMetrics(ranked: [list], relevant: [[24]], firstHitRanks: [nil]).mrr == 0)
+    }
+
+    @Test("intervals: zero width over identical users; paired tests: p = 1 against itself, scipy's figures by hand")
+    func confidence() {
+        let same = RankingMetrics(ranked: [[1, 2], [1, 2], [1, 2]], relevant: [[1], [1], [1]])
+        #expect(same.intervals["ndcgAt10"] == MeanInterval(mean: 1, low: 1, high: 1))
+        let varied = RankingMetrics(ranked: [[1, 2], [2, 1], [3, 4], [1, 5]], relevant: [[1], [1], [1], [1]])
+        let hr = varied.intervals["hitRateAt10"]
+        // Hit rates 1, 1, 0, 1: mean 0.75, s = 0.5, half-width 1.96 · 0.5 / 2.
+        #expect(hr.map { abs($0.mean - 0.75) < 1e-12 && abs($0.halfWidth - 1.959963984540054 * 0.25) < 1e-12 } == true)
+        for (_, test) in varied.pairedTests(against: varied) {
+            #expect(test.p == 1 && test.t == 0 && test.difference.halfWidth == 0)
+        }
+        #expect(varied.pairedTests(against: same).isEmpty)   // different users: no pairing
+        // scipy.stats.ttest_1samp(range(1, 11), 0): t = 5.744562646538029, p = 0.0002781960110481857.
+        let t = PairedTest((1...10).map(Double.init), [Double](repeating: 0, count: 10))
+        #expect(abs(t.t - 5.744562646538029) < 1e-12 && abs(t.p - 0.0002781960110481857) < 1e-12)
+        // ttest_1samp([0.5, -0.2, 0.1, 0.3, -0.1], 0): t = 0.9370425713316364, p = 0.40178766311618075.
+        let small = PairedTest([0.5, -0.2, 0.1, 0.3, -0.1], [0, 0, 0, 0, 0])
+        #expect(abs(small.t - 0.9370425713316364) < 1e-12 && abs(small.p - 0.40178766311618075) < 1e-10)
+    }
+
     @Test("temporal split: the last 20 % by (time, movie) of users with ≥ 5 ratings")
     func split() {
         var users = [Int32](), movies = [Int32](), times = [Int64]()

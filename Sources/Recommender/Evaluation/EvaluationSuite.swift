@@ -57,6 +57,8 @@ public struct EvaluationSuite: Sendable {
     public var explicitFactors = 64
     public var explicitRegularization: Float = 0.12
     public var explicitIterations = 15
+    /// A model of ``models`` every other is compared with by paired t-tests over users (nil: none).
+    public var compare: String?
     /// Whether to fit the rating predictors (bias baseline, explicit ALS).
     public var ratingPrediction = true
     public var registry = ModelRegistry.standard
@@ -65,10 +67,16 @@ public struct EvaluationSuite: Sendable {
 
     /// One ranking model's figures.
     public struct Row: Sendable, Codable {
+        /// The model's label (its options in words).
         public var model: String
+        /// Its name in ``EvaluationSuite/models``.
+        public var name: String
         public var metrics: RankingMetrics
         /// Training plus scoring time.
         public var seconds: Double
+        /// Paired t-tests of this model's per-user figures minus those of ``EvaluationSuite/compare``,
+        /// by ``RankingMetric`` raw value (nil for that model itself, or without a comparison).
+        public var comparison: [String: PairedTest]?
     }
 
     /// One rating predictor's errors over every test rating.
@@ -88,6 +96,10 @@ public struct EvaluationSuite: Sendable {
         public var items: Int
         public var ranking: [Row]
         public var rating: [RatingRow]
+        /// The model the ``Row/comparison`` tests are against, if any.
+        public var comparedWith: String?
+        /// How the intervals and tests are computed.
+        public var intervals = "95 % normal-approximation intervals over evaluated users; paired two-sided t-tests over the same users"
     }
 
     /// What a run reports as it goes.
@@ -115,6 +127,9 @@ public struct EvaluationSuite: Sendable {
         }
         guard explicitFactors > 0, explicitRegularization > 0, explicitIterations >= 0, itemLimits.values.allSatisfy({ $0 >= 0 }) else {
             throw RecommenderError.invalidOptions(model: "evaluate", reason: "explicit ALS factors and λ must be positive, iterations and item limits not negative")
+        }
+        if let compare, !models.contains(compare) {
+            throw RecommenderError.invalidOptions(model: "evaluate", reason: "the model to compare with, \(compare), is not one of the models evaluated (\(models.joined(separator: ", ")))")
         }
         if let t = relevantThreshold, !t.isFinite { throw RecommenderError.invalidOptions(model: "evaluate", reason: "the relevance threshold must be finite") }
     }
@@ -146,7 +161,12 @@ public struct EvaluationSuite: Sendable {
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             progress(.note("  \(label): \(String(format: "%.1f", seconds)) s"))
-            rows.append(Row(model: label, metrics: metrics, seconds: seconds))
+            rows.append(Row(model: label, name: name, metrics: metrics, seconds: seconds))
+        }
+        if let compare, let baseline = rows.first(where: { $0.name == compare }) {
+            for i in rows.indices where rows[i].name != compare {
+                rows[i].comparison = rows[i].metrics.pairedTests(against: baseline.metrics)
+            }
         }
         var rating = [RatingRow]()
         if ratingPrediction {
@@ -160,6 +180,7 @@ public struct EvaluationSuite: Sendable {
                                 rmse: rmse, mae: mae)]
         }
         return Report(split: split.rawValue, train: ratingSplit.train.count, test: ratingSplit.test.count, relevantThreshold: threshold,
-                      items: evaluation.items.count, ranking: rows, rating: rating)
+                      items: evaluation.items.count, ranking: rows, rating: rating,
+                      comparedWith: rows.contains { $0.name == compare } ? compare : nil)
     }
 }

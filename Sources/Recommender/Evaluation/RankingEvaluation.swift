@@ -43,9 +43,10 @@ public struct RankingEvaluation: Sendable {
     /// The evaluated users: those with a relevant item.
     var evaluatedUsers: [Int] { (0..<users.count).filter { !relevant[$0].isEmpty } }
 
-    /// Ranking metrics (with coverage, diversity, novelty) of lists for ``evaluatedUsers``.
-    func metrics(_ lists: [[Int]], users evaluated: [Int]) -> RankingMetrics {
-        var m = RankingMetrics(ranked: lists, relevant: evaluated.map { relevant[$0] })
+    /// Ranking metrics (with coverage, diversity, novelty) of lists for ``evaluatedUsers``, with each
+    /// user's full-ranking rank of the first hit.
+    func metrics(_ lists: [[Int]], firstHitRanks: [Int?], users evaluated: [Int]) -> RankingMetrics {
+        var m = RankingMetrics(ranked: lists, relevant: evaluated.map { relevant[$0] }, firstHitRanks: firstHitRanks)
         m.addBeyondAccuracy(ranked: lists, genres: genres, raters: raters, users: seen.rows)
         return m
     }
@@ -56,8 +57,10 @@ public struct RankingEvaluation: Sendable {
     public func evaluate(_ model: TrainedModel, count: Int = 20, kernels: any Kernels, blockSize: Int = 256) throws -> RankingMetrics {
         let evaluated = evaluatedUsers
         var lists = [[Int]](repeating: [], count: evaluated.count)
+        var ranks = [Int?](repeating: nil, count: evaluated.count)
         // The model's items are the train movies, as ours; map in case the orders ever differ.
         let toOurs = model.items.ids.map { items.index(of: $0) ?? -1 }
+        let toModel = items.ids.map { model.items.index(of: $0) ?? -1 }
         var first = 0
         while first < evaluated.count {
             let block = Array(first..<min(evaluated.count, first + blockSize))
@@ -70,6 +73,12 @@ public struct RankingEvaluation: Sendable {
                 try scores.withMutableView { try model.score(known.map(\.1), into: $0, kernels: kernels) }
             }
             let (indices, values) = scores.withView { TopK.rows(of: $0, k: count, threads: kernels.threads) }
+            scores.withView { v in
+                for (r, (k, _)) in known.enumerated() {
+                    let row = UnsafeBufferPointer(start: v.base + r * v.stride, count: v.cols)
+                    ranks[k] = Self.firstHitRank(row, relevant: relevant[evaluated[k]].map { $0 >= 0 ? toModel[$0] : -1 })
+                }
+            }
             for (r, (k, _)) in known.enumerated() {
                 lists[k] = (0..<count).compactMap { j in
                     let i = Int(indices[r * count + j])
@@ -78,21 +87,37 @@ public struct RankingEvaluation: Sendable {
             }
             first += blockSize
         }
-        return metrics(lists, users: evaluated)
+        return metrics(lists, firstHitRanks: ranks, users: evaluated)
+    }
+
+    /// The 1-based rank, among the finite `scores`, of the best-scored item of `relevant` (ties go
+    /// to the lower index, as ``TopK`` breaks them); nil when no relevant item has a finite score.
+    static func firstHitRank(_ scores: UnsafeBufferPointer<Float>, relevant: [Int]) -> Int? {
+        var best = -1, bestScore = -Float.infinity
+        for i in relevant where i >= 0 && i < scores.count && scores[i] > -.infinity {
+            if best < 0 || scores[i] > bestScore || (scores[i] == bestScore && i < best) { (best, bestScore) = (i, scores[i]) }
+        }
+        guard best >= 0 else { return nil }
+        var rank = 1
+        for j in 0..<scores.count where scores[j] > bestScore || (scores[j] == bestScore && j < best) { rank += 1 }
+        return rank
     }
 
     /// Metrics of a scorer that fills `scores` (one per item) for a user.
     public func evaluate(count: Int = 20, threads: Int = Parallel.cores,
                          score: @Sendable (_ user: Int, _ scores: inout [Float]) -> Void) -> RankingMetrics {
         let evaluated = evaluatedUsers
-        let lists = [[Int]](count: evaluated.count, threads: threads) { k in
+        let results = [([Int], Int?)](count: evaluated.count, threads: threads) { k in
             let u = evaluated[k]
             var scores = [Float](repeating: 0, count: items.count)
             score(u, &scores)
             for e in seen.range(ofRow: u) { scores[Int(seen.columns[e])] = -.infinity }
-            return scores.withUnsafeBufferPointer { TopK.select($0, k: count) }.filter { $0.value > -.infinity }.map(\.index)
+            return scores.withUnsafeBufferPointer { buffer in
+                (TopK.select(buffer, k: count).filter { $0.value > -.infinity }.map(\.index),
+                 Self.firstHitRank(buffer, relevant: Array(relevant[u])))
+            }
         }
-        return metrics(lists, users: evaluated)
+        return metrics(results.map(\.0), firstHitRanks: results.map(\.1), users: evaluated)
     }
 
     /// Most-popular baseline: score = number of train ratings ≥ threshold per item (ties by lower id).
