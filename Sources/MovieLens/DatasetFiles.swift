@@ -29,11 +29,12 @@ public struct DatasetFiles: Sendable, Equatable {
     static let ratingNames = ["ratings.csv", "rating.csv", "ratings.dat", "u.data"]
     static let movieNames = ["movies.csv", "movie.csv", "movies.dat", "u.item"]
 
-    /// Finds the files in `directory`.
+    /// Finds the files in `directory`; `ratings` names the ratings file explicitly (a given split's
+    /// train file, anywhere, its format told by ``Format/detect(_:)``) instead of looking for one.
     ///
     /// - Throws: ``MovieLensError/missingFile(kind:directory:lookedFor:)`` listing every name tried
     ///   when ratings or movies are missing.
-    public static func discover(in directory: URL) throws -> DatasetFiles {
+    public static func discover(in directory: URL, ratings explicit: URL? = nil) throws -> DatasetFiles {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw MovieLensError.io(path: directory.path, reason: "no such folder")
@@ -41,16 +42,10 @@ public struct DatasetFiles: Sendable, Equatable {
         func find(_ names: [String]) -> URL? {
             names.lazy.map { directory.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0.path) }
         }
-        guard let ratings = find(ratingNames) else {
+        guard let ratings = explicit ?? find(ratingNames) else {
             throw MovieLensError.missingFile(kind: "ratings", directory: directory.path, lookedFor: ratingNames)
         }
-        let format: Format
-        switch ratings.lastPathComponent {
-        case "ratings.csv": format = .groupLens
-        case "rating.csv": format = .kaggle
-        case "ratings.dat": format = .dat
-        default: format = .ml100k
-        }
+        let format = try explicit.map { try Format.detect($0) } ?? Format(ratingsName: ratings.lastPathComponent)
         let movieCandidates: [String]
         switch format {
         case .groupLens: movieCandidates = ["movies.csv", "movie.csv"]
@@ -81,6 +76,48 @@ public struct DatasetFiles: Sendable, Equatable {
         case .dat: return .doubleColon
         case .ml100k: return .tab
         }
+    }
+}
+
+extension DatasetFiles.Format {
+    /// The format of a folder's ratings file by its name (one of the names ``DatasetFiles`` looks for).
+    init(ratingsName: String) {
+        switch ratingsName {
+        case "ratings.csv": self = .groupLens
+        case "rating.csv": self = .kaggle
+        case "ratings.dat": self = .dat
+        default: self = .ml100k
+        }
+    }
+
+    /// The format of a ratings file under any name (a given split's `train.csv`, ML-100K's `u1.base`):
+    /// by a known name or extension (`.dat`; `u.data`, `.base`, `.test`), else by its first lines —
+    /// `::` separators (.dat), tabs (ML-100K), or a CSV header whose first row's timestamp is a
+    /// number (GroupLens) or a date (Kaggle).
+    /// - Throws: ``MovieLensError/io(path:reason:)`` for a file that is none of these.
+    public static func detect(_ url: URL) throws -> Self {
+        let name = url.lastPathComponent
+        if ["ratings.csv", "rating.csv", "ratings.dat", "u.data"].contains(name) { return Self(ratingsName: name) }
+        switch url.pathExtension {
+        case "dat": return .dat
+        case "base", "test": return .ml100k
+        default: break
+        }
+        try requireRegularFile(url.path)
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
+            throw MovieLensError.io(path: url.path, reason: "cannot open it")
+        }
+        defer { try? handle.close() }
+        let head = String(decoding: (try? handle.read(upToCount: 4096)) ?? Data(), as: UTF8.self)
+        let lines = head.split(whereSeparator: \.isNewline).prefix(2).map(String.init)
+        guard let first = lines.first else { throw MovieLensError.io(path: url.path, reason: "empty file: no ratings") }
+        if first.contains("::") { return .dat }
+        if first.contains("\t") { return .ml100k }
+        if first.contains(","), first.first?.isLetter == true {
+            let timestamp = lines.count > 1 ? lines[1].split(separator: ",").last.map(String.init) ?? "" : ""
+            return timestamp.contains("-") || timestamp.contains(":") ? .kaggle : .groupLens
+        }
+        throw MovieLensError.io(path: url.path, reason: "cannot tell its format: expected a CSV with a userId,movieId,rating,timestamp header, tab-separated u.data rows or '::'-separated .dat rows")
     }
 }
 

@@ -33,7 +33,11 @@ public struct MovieLensDataset: Sendable {
 
     /// Loads every file found in `directory` (see ``DatasetFiles`` for the namings).
     public static func load(from directory: URL, options: Options = Options()) throws -> MovieLensDataset {
-        let files = try DatasetFiles.discover(in: directory)
+        try load(files: try DatasetFiles.discover(in: directory), options: options)
+    }
+
+    /// Loads the files of `files` (from ``DatasetFiles/discover(in:ratings:)``).
+    public static func load(files: DatasetFiles, options: Options = Options()) throws -> MovieLensDataset {
         var timings = [(String, Double)]()
         func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
             let t0 = DispatchTime.now().uptimeNanoseconds

@@ -33,10 +33,19 @@ struct Evaluate: ParsableCommand {
           movierec evaluate --split loo --models popularity,als,rnn --epochs 10
           movierec evaluate --data /tmp/ml-1m-synth --models popularity,als,ease --json
           movierec evaluate --models popularity,als,ease --compare popularity
+          movierec evaluate --train /tmp/peers-out/small/train.csv --test /tmp/peers-out/small/test.csv
+          movierec evaluate --train ~/ml-100k/u1.base --test ~/ml-100k/u1.test
+
+        Given splits (--train and --test): any ratings format the loaders read (a CSV with header, \
+        tab-separated u.data rows, '::' .dat rows); movies (and the genome) from the train file's \
+        folder when it holds them, else from --data. Test rows whose user or movie is not in train \
+        are counted and reported: they count as misses for the models that cannot rank them.
         """)
 
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "temporal, loo or random.") var split: EvaluationSuite.Split = .temporal
+    @Option(help: "Train ratings of a given split (with --test; replaces --split).") var train: String?
+    @Option(help: "Test ratings of a given split (with --train).") var test: String?
     @Option(help: "Smallest test rating that counts as relevant (default: 4; 0 with loo).") var relevant: Float?
     @Option(help: "Models to evaluate, comma-separated: popularity and any of \(ModelRegistry.standard.names.joined(separator: ", ")).")
     var models = "popularity,als,ease,content,hybrid,rnn"
@@ -70,6 +79,7 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws {
         try hyper.validate()
+        guard (train == nil) == (test == nil) else { throw ValidationError("give --train and --test together") }
         guard easeLambda > 0, explicitLambda > 0, easeLambda.isFinite, explicitLambda.isFinite, relevant?.isFinite ?? true, explicitFactors > 0, explicitIterations >= 0, easeMaxItems >= 0 else {
             throw ValidationError("--ease-lambda, --explicit-lambda and --explicit-factors must be positive, --explicit-iterations and --ease-max-items not negative")
         }
@@ -79,9 +89,20 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let kernels = try kernelOptions.kernels()
         let suite = self.suite
-        let data = try TrainingData.load(from: dataOptions.url, content: suite.needsContent, kernels: kernels, seed: hyper.seed,
-                                         policy: dataOptions.policy)
-        let report = try suite.run(on: data, kernels: kernels, progress: EvaluationProgress(quiet: quiet || json).report)
+        let progress = EvaluationProgress(quiet: quiet || json).report
+        let report: EvaluationSuite.Report
+        if let train, let test {
+            let trainURL = URL(fileURLWithPath: train), testURL = URL(fileURLWithPath: test)
+            let besideHasMovies = (try? DatasetFiles.discover(in: trainURL.deletingLastPathComponent(), ratings: trainURL)) != nil
+            let (data, split) = try TrainingData.load(train: trainURL, test: testURL, movies: besideHasMovies ? nil : dataOptions.url,
+                                                      content: suite.needsContent, kernels: kernels, seed: hyper.seed,
+                                                      policy: dataOptions.policy)
+            report = try suite.run(on: data, given: split, kernels: kernels, progress: progress)
+        } else {
+            let data = try TrainingData.load(from: dataOptions.url, content: suite.needsContent, kernels: kernels, seed: hyper.seed,
+                                             policy: dataOptions.policy)
+            report = try suite.run(on: data, kernels: kernels, progress: progress)
+        }
         if json {
             print(try jsonText(report))
         } else {
@@ -115,6 +136,9 @@ final class EvaluationProgress {
 /// compared model if any, and the rating-prediction table.
 func printEvaluation(_ report: EvaluationSuite.Report) {
     print("\(report.split) split: \(report.train) train / \(report.test) test ratings; \(report.ranking.first?.metrics.users ?? 0) users evaluated over \(report.items) movies")
+    if report.testRowsWithUnknownUser + report.testRowsWithUnknownMovie > 0 {
+        print("test rows not in train: \(report.testRowsWithUnknownUser) of unknown users, \(report.testRowsWithUnknownMovie) of unknown movies (counted as misses where they cannot be ranked)")
+    }
     let f = { (x: Double?) in x.map { String(format: "%.4f", $0) } ?? "-" }
     let metrics = RankingMetric.allCases
     print(renderTable(header: ["model"] + metrics.map(\.heading) + ["cover", "divers", "novelty"],

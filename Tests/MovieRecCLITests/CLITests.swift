@@ -201,6 +201,18 @@ struct CLITests {
         #expect(ndcg?["ndcgAt10"]?["low"] != nil && ndcg?.count == 7, "\(e.stdout)")
         let test = (ranking?.last?["comparison"] as? [String: [String: Any]])?["ndcgAt10"]
         #expect(test?["p"] is Double && ranking?.first?["comparison"] == nil && report?["comparedWith"] as? String == "popularity")
+        // A given split: the slice's ratings as train, a hand-written test file; movies from --data.
+        let testFile = dir.appendingPathComponent("test.csv")
+        try "userId,movieId,rating,timestamp\n1,2,5.0,1\n1,3,4.0,2\n99999,1,5.0,3\n".write(to: testFile, atomically: true, encoding: .utf8)
+        let given = try run(["evaluate", "--train", small.appendingPathComponent("ratings.csv").path, "--test", testFile.path,
+                             "--data", small.path, "--models", "popularity", "--explicit-iterations", "1"])
+        #expect(given.status == 0 && given.stdout.contains("given split") && given.stdout.contains("1 of unknown users"), "\(given.stdout) \(given.stderr)")
+        let half = try run(["evaluate", "--train", testFile.path])
+        #expect(half.status == 1 && half.stderr.contains("--train and --test"), "\(half.stderr)")
+        try "not,a\nratings,file\n".write(to: testFile, atomically: true, encoding: .utf8)
+        let broken = try run(["evaluate", "--train", small.appendingPathComponent("ratings.csv").path, "--test", testFile.path,
+                              "--data", small.path, "--models", "popularity"])
+        #expect(broken.status == 2 && broken.stderr.contains("test.csv"), "\(broken.stderr)")
         let badCompare = try run(["evaluate", "--data", small.path, "--models", "popularity,content", "--compare", "ease"])
         #expect(badCompare.status == 1 && badCompare.stderr.contains("ease"), "\(badCompare.stderr)")
         // An output that is one of the inputs — by name, or through a symlink — is refused before any work.

@@ -57,6 +57,74 @@ struct EvaluationTests {
         #expect(abs(small.t - 0.9370425713316364) < 1e-12 && abs(small.p - 0.40178766311618075) < 1e-10)
     }
 
+    /// `ratings` as a file: GroupLens CSV with header (rows reversed), u.data tabs or `::` .dat rows.
+    static func write(_ r: Ratings, to url: URL, style: String) throws {
+        var text = style == "csv" ? "userId,movieId,rating,timestamp\n" : ""
+        for i in (0..<r.count).reversed() {
+            let fields = ["\(r.userIDs[i])", "\(r.movieIDs[i])", style == "tab" ? "\(Int(r.values[i].rounded(.up)))" : "\(r.values[i])", "\(r.timestamps[i])"]
+            text += fields.joined(separator: style == "csv" ? "," : style == "tab" ? "\t" : "::") + "\n"
+        }
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    @Test("a given split written to disk (any format, rows reordered) scores exactly as the built-in split; unknown test rows are counted")
+    func givenSplit() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The first 60 users of the bundled data, with movies beside them.
+        let (all, _) = try Ratings.load(bundledData.appendingPathComponent("ratings.csv"), format: .groupLens)
+        let ratings = all.subset((0..<all.count).filter { all.userIDs[$0] <= 60 })
+        let split = RatingSplit.temporal(ratings)
+        try FileManager.default.copyItem(at: bundledData.appendingPathComponent("movies.csv"), to: dir.appendingPathComponent("movies.csv"))
+        try Self.write(split.train, to: dir.appendingPathComponent("train.csv"), style: "csv")
+        try Self.write(split.test, to: dir.appendingPathComponent("test.dat"), style: "dat")
+        var suite = EvaluationSuite()
+        suite.models = [EvaluationSuite.popularity, EASE.name]
+        suite.ratingPrediction = false
+        let kernels = allKernels[0]
+        let builtIn = try suite.run(on: TrainingData(ratings: ratings, movies: try Movie.load(bundledData.appendingPathComponent("movies.csv"),
+                                                                                            format: .groupLens).0,
+                                                     content: nil, prepared: false), kernels: kernels)
+        let (data, given) = try TrainingData.load(train: dir.appendingPathComponent("train.csv"), test: dir.appendingPathComponent("test.dat"),
+                                                  movies: nil, content: false, kernels: kernels)
+        #expect(given.train.count == split.train.count && given.test.count == split.test.count)
+        let report = try suite.run(on: data, given: given, kernels: kernels)
+        #expect(report.split == "given" && report.ranking.count == 2)
+        for (a, b) in zip(report.ranking, builtIn.ranking) {
+            #expect(a.metrics == b.metrics, "\(a.model): \(a.metrics.ndcgAt10) vs \(b.metrics.ndcgAt10)")
+        }
+        #expect(report.testRowsWithUnknownMovie == builtIn.testRowsWithUnknownMovie && report.testRowsWithUnknownUser == 0)
+        // A test row of a user without train ratings is counted, and that user is a miss for the trained models.
+        var extra = split.test
+        extra.userIDs.append(99_999); extra.movieIDs.append(split.train.movieIDs[0]); extra.values.append(5); extra.timestamps.append(0)
+        let withStranger = try suite.run(on: data, given: RatingSplit(train: given.train, test: extra), kernels: kernels)
+        #expect(withStranger.testRowsWithUnknownUser == 1)
+        #expect(withStranger.ranking[1].metrics.users == report.ranking[1].metrics.users + 1)
+        #expect(withStranger.ranking[1].metrics.perUser.last?.hitAt10 == 0)
+    }
+
+    @Test("ratings formats are told apart by name and by their first lines; an unknown one is a clear error")
+    func formatDetection() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = Ratings(userIDs: [1, 2], movieIDs: [10, 20], values: [4, 3.5], timestamps: [100, 200])
+        for (name, style, format) in [("a.csv", "csv", DatasetFiles.Format.groupLens), ("b.txt", "tab", .ml100k), ("c.txt", "dat", .dat),
+                                      ("u1.base", "tab", .ml100k), ("x.dat", "dat", .dat)] {
+            let url = dir.appendingPathComponent(name)
+            try Self.write(r, to: url, style: style)
+            #expect(try DatasetFiles.Format.detect(url) == format, "\(name)")
+            let (loaded, _) = try Ratings.load(url, format: format)
+            #expect(loaded.count == 2, "\(name)")
+        }
+        let kaggle = dir.appendingPathComponent("k.csv")
+        try "userId,movieId,rating,timestamp\n1,2,3.5,2005-04-02 23:53:47\n".write(to: kaggle, atomically: true, encoding: .utf8)
+        #expect(try DatasetFiles.Format.detect(kaggle) == .kaggle)
+        let bare = dir.appendingPathComponent("bare.csv")
+        try "1,2,3.5,100\n".write(to: bare, atomically: true, encoding: .utf8)
+        #expect(throws: MovieLensError.self) { try DatasetFiles.Format.detect(bare) }
+        do { _ = try DatasetFiles.Format.detect(bare) } catch { #expect("\(error)".contains("bare.csv") && "\(error)".contains("format")) }
+    }
+
     @Test("temporal split: the last 20 % by (time, movie) of users with ≥ 5 ratings")
     func split() {
         var users = [Int32](), movies = [Int32](), times = [Int64]()

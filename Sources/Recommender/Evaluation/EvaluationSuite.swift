@@ -96,6 +96,10 @@ public struct EvaluationSuite: Sendable {
         public var items: Int
         public var ranking: [Row]
         public var rating: [RatingRow]
+        /// Test rows whose user has no train rating (no model but popularity can rank for them; they
+        /// count as misses), and test rows whose movie is not in train (relevant, never rankable).
+        public var testRowsWithUnknownUser = 0
+        public var testRowsWithUnknownMovie = 0
         /// The model the ``Row/comparison`` tests are against, if any.
         public var comparedWith: String?
         /// How the intervals and tests are computed.
@@ -134,13 +138,32 @@ public struct EvaluationSuite: Sendable {
         if let t = relevantThreshold, !t.isFinite { throw RecommenderError.invalidOptions(model: "evaluate", reason: "the relevance threshold must be finite") }
     }
 
-    /// Splits `data`, trains and scores every model of ``models``, then the rating predictors.
+    /// Splits `data` by ``split``, trains and scores every model of ``models``, then the rating predictors.
     public func run(on data: TrainingData, kernels: any Kernels, progress: (Event) -> Void = { _ in }) throws -> Report {
+        try run(on: data, split: split.apply(data.ratings, seed: options.seed), named: split.rawValue,
+                relevantThreshold: relevantThreshold ?? split.defaultRelevantThreshold, kernels: kernels, progress: progress)
+    }
+
+    /// Trains every model of ``models`` on a given split's train ratings (a paper's split, one written
+    /// by the peers harness) and scores it on its test ratings, exactly as for a built-in split;
+    /// `data` supplies the movies and content (its ratings are not used). Relevant = test rating ≥
+    /// ``relevantThreshold`` (default 4).
+    public func run(on data: TrainingData, given split: RatingSplit, kernels: any Kernels,
+                    progress: (Event) -> Void = { _ in }) throws -> Report {
+        try run(on: data, split: split, named: "given", relevantThreshold: relevantThreshold ?? 4, kernels: kernels, progress: progress)
+    }
+
+    private func run(on data: TrainingData, split ratingSplit: RatingSplit, named splitName: String, relevantThreshold threshold: Float,
+                     kernels: any Kernels, progress: (Event) -> Void) throws -> Report {
         try validate()
-        let ratingSplit = split.apply(data.ratings, seed: options.seed)
-        let threshold = relevantThreshold ?? split.defaultRelevantThreshold
         let evaluation = try RankingEvaluation(split: ratingSplit, relevantThreshold: threshold, movies: data.movies)
-        progress(.note("\(split.rawValue) split: \(ratingSplit.train.count) train / \(ratingSplit.test.count) test ratings; relevant = test rating ≥ \(threshold)"))
+        let trainUsers = IDMap(ratingSplit.train.userIDs)
+        let unknownUser = ratingSplit.test.userIDs.reduce(0) { $0 + (trainUsers.index(of: $1) == nil ? 1 : 0) }
+        let unknownMovie = ratingSplit.test.movieIDs.reduce(0) { $0 + (evaluation.items.index(of: $1) == nil ? 1 : 0) }
+        progress(.note("\(splitName) split: \(ratingSplit.train.count) train / \(ratingSplit.test.count) test ratings; relevant = test rating ≥ \(threshold)"))
+        if unknownUser + unknownMovie > 0 {
+            progress(.note("  \(unknownUser) test rows of users and \(unknownMovie) of movies not in train: counted, as misses for the models that cannot rank them"))
+        }
         var rows = [Row]()
         for name in models {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -179,8 +202,9 @@ public struct EvaluationSuite: Sendable {
                       RatingRow(model: "explicit ALS (\(explicitFactors)f, weighted λ \(explicitRegularization), \(explicitIterations) it)",
                                 rmse: rmse, mae: mae)]
         }
-        return Report(split: split.rawValue, train: ratingSplit.train.count, test: ratingSplit.test.count, relevantThreshold: threshold,
+        return Report(split: splitName, train: ratingSplit.train.count, test: ratingSplit.test.count, relevantThreshold: threshold,
                       items: evaluation.items.count, ranking: rows, rating: rating,
+                      testRowsWithUnknownUser: unknownUser, testRowsWithUnknownMovie: unknownMovie,
                       comparedWith: rows.contains { $0.name == compare } ? compare : nil)
     }
 }

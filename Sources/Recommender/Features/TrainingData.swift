@@ -33,15 +33,36 @@ public struct TrainingData: Sendable {
         if FileManager.default.fileExists(atPath: directory.appendingPathComponent("prepared.bin").path) {
             return try TrainingData(prepared: try PreparedData.load(from: directory), content: content)
         }
+        let dataset = try MovieLensDataset.load(from: directory, options: loadOptions(content: content, kernels: kernels, policy: policy))
+        return TrainingData(ratings: dataset.ratings, movies: dataset.movies,
+                            content: content ? try ContentEmbeddings(dataset: dataset, kernels: kernels, seed: seed) : nil,
+                            prepared: false)
+    }
+
+    /// Loads a given split: `train` and `test` ratings files in any format the loaders read (told
+    /// apart by ``DatasetFiles/Format/detect(_:)``), movies (and the genome, for `content`) from
+    /// `directory`, or from the train file's folder when it is nil. The result's ratings are the
+    /// train ratings.
+    public static func load(train: URL, test: URL, movies directory: URL?, content: Bool, kernels: any Kernels, seed: UInt64 = 0,
+                            policy: ErrorPolicy = .strict) throws -> (data: TrainingData, split: RatingSplit) {
+        let files = try DatasetFiles.discover(in: directory ?? train.deletingLastPathComponent(), ratings: train)
+        let dataset = try MovieLensDataset.load(files: files, options: loadOptions(content: content, kernels: kernels, policy: policy))
+        try requireRegularFile(test.path)
+        let (testRatings, _) = try Ratings.load(test, format: try DatasetFiles.Format.detect(test), policy: policy, threads: kernels.threads)
+        let data = TrainingData(ratings: dataset.ratings, movies: dataset.movies,
+                                content: content ? try ContentEmbeddings(dataset: dataset, kernels: kernels, seed: seed) : nil,
+                                prepared: false)
+        return (data, RatingSplit(train: dataset.ratings, test: testRatings))
+    }
+
+    /// What training reads: ratings, movies, and the genome only for content.
+    private static func loadOptions(content: Bool, kernels: any Kernels, policy: ErrorPolicy) -> MovieLensDataset.Options {
         var options = MovieLensDataset.Options()
         options.policy = policy
         options.threads = kernels.threads
         options.loadTags = false
         options.loadLinks = false
         options.loadGenome = content
-        let dataset = try MovieLensDataset.load(from: directory, options: options)
-        return TrainingData(ratings: dataset.ratings, movies: dataset.movies,
-                            content: content ? try ContentEmbeddings(dataset: dataset, kernels: kernels, seed: seed) : nil,
-                            prepared: false)
+        return options
     }
 }
