@@ -4,7 +4,14 @@ import LinearAlgebra
 import MovieLens
 import Recommender
 
-extension EvaluationSuite.Split: ExpressibleByArgument {}
+/// The splits `evaluate --split` offers: the suite's single splits and the cross-validations.
+enum SplitChoice: String, ExpressibleByArgument, CaseIterable {
+    case temporal, loo, random, folds
+    case ml100kFolds = "ml100k-folds"
+
+    /// The single split, nil for a cross-validation.
+    var single: EvaluationSuite.Split? { EvaluationSuite.Split(rawValue: rawValue) }
+}
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,7 +50,9 @@ struct Evaluate: ParsableCommand {
         """)
 
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "temporal, loo or random.") var split: EvaluationSuite.Split = .temporal
+    @Option(help: "temporal, loo, random, folds (seeded K-fold cross-validation) or ml100k-folds (ML-100K's u1…u5 files in --data).")
+    var split: SplitChoice = .temporal
+    @Option(help: "Folds of --split folds.") var folds = 5
     @Option(help: "Train ratings of a given split (with --test; replaces --split).") var train: String?
     @Option(help: "Test ratings of a given split (with --train).") var test: String?
     @Option(help: "Smallest test rating that counts as relevant (default: 4; 0 with loo).") var relevant: Float?
@@ -62,7 +71,7 @@ struct Evaluate: ParsableCommand {
 
     var suite: EvaluationSuite {
         var suite = EvaluationSuite()
-        suite.split = split
+        suite.split = split.single ?? .temporal
         suite.relevantThreshold = relevant
         suite.models = models.split(separator: ",").map(String.init)
         suite.compare = compare
@@ -80,6 +89,9 @@ struct Evaluate: ParsableCommand {
     func validate() throws {
         try hyper.validate()
         guard (train == nil) == (test == nil) else { throw ValidationError("give --train and --test together") }
+        guard folds >= 2, folds <= 100 else { throw ValidationError("--folds must be between 2 and 100") }
+        guard train == nil || split == .temporal else { throw ValidationError("--train/--test is a split of its own: give no --split") }
+        guard split.single != nil || compare == nil else { throw ValidationError("--compare works on one split, not on folds") }
         guard easeLambda > 0, explicitLambda > 0, easeLambda.isFinite, explicitLambda.isFinite, relevant?.isFinite ?? true, explicitFactors > 0, explicitIterations >= 0, easeMaxItems >= 0 else {
             throw ValidationError("--ease-lambda, --explicit-lambda and --explicit-factors must be positive, --explicit-iterations and --ease-max-items not negative")
         }
@@ -98,6 +110,15 @@ struct Evaluate: ParsableCommand {
                                                       content: suite.needsContent, kernels: kernels, seed: hyper.seed,
                                                       policy: dataOptions.policy)
             report = try suite.run(on: data, given: split, kernels: kernels, progress: progress)
+        } else if split.single == nil {
+            let data = try TrainingData.load(from: dataOptions.url, content: suite.needsContent, kernels: kernels, seed: hyper.seed,
+                                             policy: dataOptions.policy)
+            let splits = split == .folds ? RatingSplit.folds(data.ratings, count: folds, seed: hyper.seed)
+                                         : try ml100kFolds(in: dataOptions.url, threads: kernels.threads)
+            let name = split == .folds ? "\(folds) folds (seed \(hyper.seed))" : "ML-100K u1…u5"
+            let report = try suite.runFolds(on: data, splits: splits, named: name, kernels: kernels, progress: progress)
+            if json { print(try jsonText(report)) } else { printFolds(report) }
+            return
         } else {
             let data = try TrainingData.load(from: dataOptions.url, content: suite.needsContent, kernels: kernels, seed: hyper.seed,
                                              policy: dataOptions.policy)
@@ -109,6 +130,42 @@ struct Evaluate: ParsableCommand {
             printEvaluation(report)
         }
     }
+}
+
+/// ML-100K's five given splits, `u1.base`/`u1.test` … `u5.base`/`u5.test` in `folder`.
+func ml100kFolds(in folder: URL, threads: Int) throws -> [RatingSplit] {
+    try (1...5).map { k in
+        let base = folder.appendingPathComponent("u\(k).base"), test = folder.appendingPathComponent("u\(k).test")
+        for url in [base, test] where !FileManager.default.fileExists(atPath: url.path) {
+            throw MovieLensError.missingFile(kind: "ML-100K fold", directory: folder.path, lookedFor: (1...5).flatMap { ["u\($0).base", "u\($0).test"] })
+        }
+        return RatingSplit(train: try Ratings.load(base, format: .ml100k, threads: threads).0,
+                           test: try Ratings.load(test, format: .ml100k, threads: threads).0)
+    }
+}
+
+/// Prints each fold's ranking figures, then each model's mean ± sd over the folds.
+func printFolds(_ report: EvaluationSuite.FoldsReport) {
+    let metrics = RankingMetric.allCases
+    let f = { (x: Double) in String(format: "%.4f", x) }
+    for fold in report.folds {
+        print("\(fold.split): \(fold.train) train / \(fold.test) test ratings; \(fold.ranking.first?.metrics.users ?? 0) users evaluated over \(fold.items) movies")
+        print(renderTable(header: ["model"] + metrics.map(\.heading),
+                          rows: fold.ranking.map { r in [r.model] + metrics.map { f(r.metrics.value($0)) } },
+                          rightAligned: Set(1...metrics.count)))
+        print("")
+    }
+    print("\(report.split): mean ± sd over \(report.folds.count) folds")
+    print(renderTable(header: ["model"] + metrics.map(\.heading),
+                      rows: report.ranking.map { r in
+                          [r.model] + metrics.map { m in r.metrics[m.rawValue].map { f($0.mean) + " ± " + f($0.sd) } ?? "-" }
+                      },
+                      rightAligned: Set(1...metrics.count)))
+    guard !report.rating.isEmpty else { return }
+    print("")
+    print(renderTable(header: ["rating prediction, mean ± sd over folds", "RMSE", "MAE"],
+                      rows: report.rating.map { [$0.model, f($0.rmse.mean) + " ± " + f($0.rmse.sd), f($0.mae.mean) + " ± " + f($0.mae.sd)] },
+                      rightAligned: [1, 2]))
 }
 
 /// Shows an evaluation's notes and its models' training on standard error.

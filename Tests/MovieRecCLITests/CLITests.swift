@@ -246,6 +246,40 @@ struct CLITests {
         }
     }
 
+    @Test("evaluate --split ml100k-folds reads u1…u5 as they are; --split folds reports every fold and the mean ± sd")
+    func crossValidation() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cv-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 40 users × 30 movies, each user rating 20 movies; fold k's test rows are those with row index % 5 == k − 1.
+        var rows = [String]()
+        for u in 1...40 { for j in 0..<20 { rows.append("\(u)\t\((u * 7 + j) % 30 + 1)\t\(1 + (u + j) % 5)\t\(1000 + j)") } }
+        try (rows.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("u.data"), atomically: true, encoding: .utf8)
+        let flags = Array(repeating: "0", count: 18).joined(separator: "|")
+        let items = (1...30).map { "\($0)|Movie \($0) (1995)|01-Jan-1995||http://x|1|\(flags)" }.joined(separator: "\n") + "\n"
+        try items.write(to: dir.appendingPathComponent("u.item"), atomically: true, encoding: .utf8)
+        for k in 1...5 {
+            let test = rows.indices.filter { $0 % 5 == k - 1 }.map { rows[$0] }, base = rows.indices.filter { $0 % 5 != k - 1 }.map { rows[$0] }
+            try (base.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("u\(k).base"), atomically: true, encoding: .utf8)
+            try (test.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("u\(k).test"), atomically: true, encoding: .utf8)
+        }
+        let r = try run(["evaluate", "--data", dir.path, "--split", "ml100k-folds", "--models", "popularity,als", "--iterations", "2",
+                         "--explicit-iterations", "1", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        let folds = report?["folds"] as? [[String: Any]]
+        #expect(folds?.count == 5 && folds?.allSatisfy { $0["test"] as? Int == 160 && $0["train"] as? Int == 640 } == true, "\(r.stdout)")
+        let summary = (report?["ranking"] as? [[String: Any]])?.first?["metrics"] as? [String: [String: Double]]
+        #expect(summary?["ndcgAt10"]?["sd"] != nil, "\(r.stdout)")
+        let table = try run(["evaluate", "--data", dir.path, "--split", "folds", "--folds", "3", "--models", "popularity", "--explicit-iterations", "1"])
+        #expect(table.status == 0 && table.stdout.contains("fold 3") && table.stdout.contains("mean ± sd over 3 folds"), "\(table.stdout) \(table.stderr)")
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("u5.test"))
+        let missing = try run(["evaluate", "--data", dir.path, "--split", "ml100k-folds", "--models", "popularity"])
+        #expect(missing.status == 2 && missing.stderr.contains("u5.test"), "\(missing.stderr)")
+        let bad = try run(["evaluate", "--data", dir.path, "--split", "folds", "--folds", "1"])
+        #expect(bad.status == 1 && bad.stderr.contains("--folds"), "\(bad.stderr)")
+    }
+
     @Test("hostile options and inputs: non-finite or out-of-range numbers, diverged training, a FIFO, bad --ratings, unwritable outputs")
     func hostileInput() throws {
         let (dir, small) = try Self.scratchWithSlice()

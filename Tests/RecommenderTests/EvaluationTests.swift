@@ -103,6 +103,25 @@ struct EvaluationTests {
         #expect(withStranger.ranking[1].metrics.perUser.last?.hitAt10 == 0)
     }
 
+    @Test("folds partition the ratings exactly: disjoint test sets covering every rating, train = the rest; seeded")
+    func foldsPartition() {
+        let n = 1003
+        let r = Ratings(userIDs: (0..<n).map { Int32($0 % 17) }, movieIDs: (0..<n).map { Int32($0) }, values: [Float](repeating: 4, count: n),
+                        timestamps: (0..<n).map { Int64($0) })
+        let folds = RatingSplit.folds(r, count: 5, seed: 3)
+        #expect(folds.count == 5)
+        var seen = Set<Int32>()
+        for f in folds {
+            let test = Set(f.test.movieIDs), train = Set(f.train.movieIDs)
+            #expect(test.isDisjoint(with: seen) && test.isDisjoint(with: train) && test.count + train.count == n)
+            #expect(f.test.count == 200 || f.test.count == 201)
+            seen.formUnion(test)
+        }
+        #expect(seen.count == n)
+        #expect(RatingSplit.folds(r, count: 5, seed: 3).map(\.test.movieIDs) == folds.map(\.test.movieIDs))
+        #expect(RatingSplit.folds(r, count: 5, seed: 4).map(\.test.movieIDs) != folds.map(\.test.movieIDs))
+    }
+
     @Test("ratings formats are told apart by name and by their first lines; an unknown one is a clear error")
     func formatDetection() throws {
         let dir = try temporaryFolder()

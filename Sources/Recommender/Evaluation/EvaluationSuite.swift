@@ -207,4 +207,64 @@ public struct EvaluationSuite: Sendable {
                       testRowsWithUnknownUser: unknownUser, testRowsWithUnknownMovie: unknownMovie,
                       comparedWith: rows.contains { $0.name == compare } ? compare : nil)
     }
+
+    /// A mean over folds and the sample standard deviation across them.
+    public struct MeanSD: Sendable, Codable, Equatable {
+        public var mean: Double
+        public var sd: Double
+
+        public init(_ values: [Double]) {
+            mean = values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+            sd = Statistics.standardDeviation(values, mean: mean)
+        }
+    }
+
+    /// What a cross-validation found: every fold's report and, per model, each figure's mean ± sd.
+    public struct FoldsReport: Sendable, Codable {
+        public var split: String
+        public var folds: [Report]
+        public var ranking: [RankingSummary]
+        public var rating: [RatingSummary]
+
+        /// One ranking model over the folds, by ``RankingMetric`` raw value.
+        public struct RankingSummary: Sendable, Codable {
+            public var model: String
+            public var name: String
+            public var metrics: [String: MeanSD]
+        }
+
+        /// One rating predictor over the folds.
+        public struct RatingSummary: Sendable, Codable {
+            public var model: String
+            public var rmse: MeanSD
+            public var mae: MeanSD
+        }
+    }
+
+    /// Runs the suite on each split of `splits` (``RatingSplit/folds(_:count:seed:)``, or ML-100K's
+    /// u1…u5 files) as a given split, and summarises each model's figures over the folds. A model
+    /// skipped in some fold is summarised over the folds it ran in.
+    public func runFolds(on data: TrainingData, splits: [RatingSplit], named name: String, kernels: any Kernels,
+                         progress: (Event) -> Void = { _ in }) throws -> FoldsReport {
+        try validate()
+        var reports = [Report]()
+        for (f, split) in splits.enumerated() {
+            progress(.note("fold \(f + 1) of \(splits.count)"))
+            reports.append(try run(on: data, split: split, named: "\(name), fold \(f + 1)", relevantThreshold: relevantThreshold ?? 4,
+                                   kernels: kernels, progress: progress))
+        }
+        var ranking = [FoldsReport.RankingSummary]()
+        for model in models {
+            let rows = reports.compactMap { r in r.ranking.first { $0.name == model } }
+            guard let first = rows.first else { continue }
+            var metrics = [String: MeanSD]()
+            for metric in RankingMetric.allCases { metrics[metric.rawValue] = MeanSD(rows.map { $0.metrics.value(metric) }) }
+            ranking.append(.init(model: first.model, name: model, metrics: metrics))
+        }
+        let rating = (reports.first?.rating ?? []).indices.map { i in
+            let rows = reports.compactMap { i < $0.rating.count ? $0.rating[i] : nil }
+            return FoldsReport.RatingSummary(model: rows[0].model, rmse: MeanSD(rows.map(\.rmse)), mae: MeanSD(rows.map(\.mae)))
+        }
+        return FoldsReport(split: name, folds: reports, ranking: ranking, rating: rating)
+    }
 }

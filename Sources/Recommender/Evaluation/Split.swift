@@ -6,6 +6,12 @@ public struct RatingSplit: Sendable {
     public var train: Ratings
     public var test: Ratings
 
+    /// A split of given train and test ratings.
+    public init(train: Ratings, test: Ratings) {
+        self.train = train
+        self.test = test
+    }
+
     /// Per-user temporal split, the contract the peers harness uses: each user's ratings sorted by
     /// (timestamp, movieId); a user with `n ≥ minRatings` ratings puts the last `⌊n·testFraction⌋`
     /// into test, a user with fewer is all train. Rows keep file order within each side.
@@ -48,5 +54,21 @@ public struct RatingSplit: Sendable {
         let isTest = (0..<ratings.count).map { _ in g.nextUnitDouble() < testFraction }
         return RatingSplit(train: ratings.subset((0..<ratings.count).filter { !isTest[$0] }),
                            test: ratings.subset((0..<ratings.count).filter { isTest[$0] }))
+    }
+
+    /// K-fold cross-validation: the ratings in a seeded random order, rating `i` of that order in
+    /// test fold `i mod count`. The folds' test sets are disjoint and cover every rating once; each
+    /// split's train part is every other fold.
+    public static func folds(_ ratings: Ratings, count: Int, seed: UInt64 = 0) -> [RatingSplit] {
+        let count = max(1, count)
+        var g = SeededGenerator(seed: seed, stream: 5)
+        var order = Array(0..<ratings.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
+        var fold = [Int](repeating: 0, count: ratings.count)
+        for (position, row) in order.enumerated() { fold[row] = position % count }
+        return (0..<count).map { f in
+            RatingSplit(train: ratings.subset((0..<ratings.count).filter { fold[$0] != f }),
+                        test: ratings.subset((0..<ratings.count).filter { fold[$0] == f }))
+        }
     }
 }
