@@ -69,7 +69,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Flag(help: "No progress lines.") var quiet = false
 
-    var suite: EvaluationSuite {
+    func makeSuite() throws -> EvaluationSuite {
         var suite = EvaluationSuite()
         suite.split = split.single ?? .temporal
         suite.relevantThreshold = relevant
@@ -79,6 +79,11 @@ struct Evaluate: ParsableCommand {
         var ease = hyper.options
         ease.regularization = easeLambda
         suite.overrides = [EASE.name: ease]
+        if let tuned = try hyper.tuned() {
+            do { suite.overrides[tuned.model] = try tuned.applied(to: suite.overrides[tuned.model] ?? hyper.options) } catch {
+                throw ValidationError("--params: \(error)")
+            }
+        }
         suite.itemLimits = [EASE.name: easeMaxItems]
         suite.explicitFactors = explicitFactors
         suite.explicitRegularization = explicitLambda
@@ -95,12 +100,14 @@ struct Evaluate: ParsableCommand {
         guard easeLambda > 0, explicitLambda > 0, easeLambda.isFinite, explicitLambda.isFinite, relevant?.isFinite ?? true, explicitFactors > 0, explicitIterations >= 0, easeMaxItems >= 0 else {
             throw ValidationError("--ease-lambda, --explicit-lambda and --explicit-factors must be positive, --explicit-iterations and --ease-max-items not negative")
         }
-        do { try suite.validate() } catch { throw ValidationError("--models/--compare: \(error)") }
+        do { try makeSuite().validate() } catch let error as ValidationError { throw error } catch {
+            throw ValidationError("--models/--compare: \(error)")
+        }
     }
 
     func run() throws {
         let kernels = try kernelOptions.kernels()
-        let suite = self.suite
+        let suite = try makeSuite()
         let progress = EvaluationProgress(quiet: quiet || json).report
         let report: EvaluationSuite.Report
         if let train, let test {

@@ -42,6 +42,21 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: stop after this many epochs without a better validation NDCG@10, keeping the best weights (needs --validation-users).")
     var patience: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Hyper-parameters from a file written by movierec tune --out (they replace the matching options).")
+    var params: String?
+
+    /// The tuned parameters of --params, if given.
+    func tuned() throws -> TunedParameters? {
+        guard let params else { return nil }
+        do { return try TunedParameters.load(from: URL(fileURLWithPath: params)) } catch { throw ValidationError("--params: \(error)") }
+    }
+
+    /// The options for training `model`: the flags, then --params (which must be for `model`).
+    func options(for model: String) throws -> TrainedModel.Options {
+        guard let tuned = try tuned() else { return options }
+        guard tuned.model == model else { throw ValidationError("--params holds parameters for \(tuned.model), not \(model)") }
+        do { return try tuned.applied(to: options) } catch { throw ValidationError("--params: \(error)") }
+    }
 
     func validate() throws {
         guard epochs >= 0, sequenceLength >= 2, embedding > 0, hidden > 0, batchSize > 0, learningRate > 0, (0..<1).contains(dropout) else {

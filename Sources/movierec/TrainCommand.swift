@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         try hyper.validate()
-        try validateModel(model, options: hyper.options)
+        try validateModel(model, options: try hyper.options(for: model))
         try refuseOverwriting(inputs: [data], output: out)
     }
 
@@ -52,7 +52,7 @@ struct Train: ParsableCommand {
         let quiet = self.quiet || json
         let progress = TrainingProgress(quiet: quiet, lines: true)
         let trained = try TrainedModel.train(type, ratings: input.ratings, movies: input.movies, content: input.content,
-                                             options: hyper.options, kernels: kernels, progress: progress.report)
+                                             options: try hyper.options(for: model), kernels: kernels, progress: progress.report)
         progress.finish()
         try trained.save(to: URL(fileURLWithPath: out))
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

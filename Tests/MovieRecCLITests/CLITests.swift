@@ -280,6 +280,36 @@ struct CLITests {
         #expect(bad.status == 1 && bad.stderr.contains("--folds"), "\(bad.stderr)")
     }
 
+    @Test("tune writes the best parameters; train --params and evaluate --params use them; bad tuning options exit 1")
+    func tuning() throws {
+        let (dir, small) = try Self.scratchWithSlice()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let params = dir.appendingPathComponent("als.json")
+        let t = try run(["tune", "--data", small.path, "--model", "als", "--space", "regularization=0.05,1;factors=8", "--iterations", "2",
+                         "--out", params.path])
+        #expect(t.status == 0 && t.stdout.contains("best first") && t.stderr.contains("trial 2/2"), "\(t.stdout) \(t.stderr)")
+        let tuned = try JSONSerialization.jsonObject(with: Data(contentsOf: params)) as? [String: Any]
+        let best = tuned?["parameters"] as? [String: Double]
+        #expect(tuned?["model"] as? String == "als" && best?.keys.sorted() == ["factors", "regularization"], "\(String(describing: tuned))")
+        let model = dir.appendingPathComponent("als.model").path
+        let train = try run(["train", "--data", small.path, "--model", "als", "--iterations", "2", "--params", params.path, "--out", model, "--json"])
+        #expect(train.status == 0, "\(train.stderr)")
+        let header = (try JSONSerialization.jsonObject(with: Data(train.stdout.utf8)) as? [String: Any])?["options"] as? [String: Any]
+        #expect((header?["factors"] as? Int).map(Double.init) == best?["factors"], "\(train.stdout)")
+        let e = try run(["evaluate", "--data", small.path, "--models", "als", "--iterations", "2", "--params", params.path, "--explicit-iterations", "1"])
+        #expect(e.status == 0 && e.stdout.contains("\(Int(best?["factors"] ?? 0))f"), "\(e.stdout) \(e.stderr)")
+        let wrong = try run(["train", "--data", small.path, "--model", "ease", "--params", params.path, "--out", model])
+        #expect(wrong.status == 1 && wrong.stderr.contains("for als, not ease"), "\(wrong.stderr)")
+        for bad in [["--model", "content"], ["--model", "als", "--budget", "0"], ["--model", "nope"], ["--model", "als", "--space", "lambda=1"],
+                    ["--model", "als", "--space", "alpha=inf"]] {
+            let r = try run(["tune", "--data", small.path] + bad)
+            #expect(r.status == 1, "\(bad): \(r.stderr)")
+        }
+        try "{\"model\": \"als\"}".write(to: params, atomically: true, encoding: .utf8)
+        let broken = try run(["train", "--data", small.path, "--model", "als", "--params", params.path, "--out", model])
+        #expect(broken.status == 1 && broken.stderr.contains("als.json"), "\(broken.stderr)")
+    }
+
     @Test("hostile options and inputs: non-finite or out-of-range numbers, diverged training, a FIFO, bad --ratings, unwritable outputs")
     func hostileInput() throws {
         let (dir, small) = try Self.scratchWithSlice()
