@@ -39,42 +39,51 @@ public struct DatasetSummary: Sendable, Codable {
     /// Summarises a loaded dataset.
     /// - Complexity: O(ratings + movies).
     public init(_ data: MovieLensDataset) {
-        directory = data.files.directory.path
-        format = data.files.format.rawValue
-        ratings = data.ratings.count
-        users = IDMap(data.ratings.userIDs).count
-        movies = data.movies.count
-        let rated = IDMap(data.ratings.movieIDs)
+        self.init(directory: data.files.directory.path, format: data.files.format.rawValue, ratings: data.ratings, movies: data.movies,
+                  tags: data.tags?.count, links: data.links?.count, genomeMovies: data.genome?.movies.count,
+                  genomeTags: data.genome?.tagIDs.count, reports: data.reports, timings: data.timings)
+    }
+
+    /// Summarises ratings and movies from any source (a folder written by `movierec prepare`).
+    /// - Complexity: O(ratings + movies).
+    public init(directory: String, format: String, ratings data: Ratings, movies allMovies: [Movie], tags: Int? = nil, links: Int? = nil,
+                genomeMovies: Int? = nil, genomeTags: Int? = nil, reports: [LoadReport] = [], timings: [(String, Double)] = []) {
+        self.directory = directory
+        self.format = format
+        ratings = data.count
+        users = IDMap(data.userIDs).count
+        movies = allMovies.count
+        let rated = IDMap(data.movieIDs)
         ratedMovies = rated.count
-        tags = data.tags?.count
-        links = data.links?.count
-        genomeMovies = data.genome?.movies.count
-        genomeTags = data.genome?.tagIDs.count
+        self.tags = tags
+        self.links = links
+        self.genomeMovies = genomeMovies
+        self.genomeTags = genomeTags
         var halfSteps = [Bool](repeating: false, count: 11)
         var sum = 0.0
-        for v in data.ratings.values {
+        for v in data.values {
             halfSteps[min(10, max(0, Int((v * 2).rounded())))] = true
             sum += Double(v)
         }
         ratingValues = (0...10).filter { halfSteps[$0] }.map { Float($0) / 2 }
         meanRating = ratings > 0 ? sum / Double(ratings) : 0
-        let minTime = data.ratings.timestamps.min() ?? 0, maxTime = data.ratings.timestamps.max() ?? 0
+        let minTime = data.timestamps.min() ?? 0, maxTime = data.timestamps.max() ?? 0
         firstRating = DatasetSummary.date(minTime)
         lastRating = DatasetSummary.date(maxTime)
         let cells = Double(users) * Double(ratedMovies)
         sparsity = cells > 0 ? 1 - Double(ratings) / cells : 0
         var counts = [String: Int]()
         var labels = 0
-        for m in data.movies {
+        for m in allMovies {
             for g in m.genres { counts[g, default: 0] += 1 }
             labels += m.genres.count
         }
         genres = counts.map { GenreShare(genre: $0.key, movies: $0.value, shareOfLabels: labels > 0 ? Double($0.value) / Double(labels) : 0) }
             .sorted { $0.movies > $1.movies || ($0.movies == $1.movies && $0.genre < $1.genre) }
-        ratingsBytes = data.ratings.memoryBytes
+        ratingsBytes = data.memoryBytes
         peakResidentBytes = ResourceUsage.peakResidentBytes()
-        loadNotes = data.reports.map(\.summary) + data.reports.flatMap { $0.firstErrors.prefix(3).map { "  \($0)" } }
-        loadSeconds = Dictionary(data.timings, uniquingKeysWith: { a, _ in a })
+        loadNotes = reports.map(\.summary) + reports.flatMap { $0.firstErrors.prefix(3).map { "  \($0)" } }
+        loadSeconds = Dictionary(timings, uniquingKeysWith: { a, _ in a })
     }
 
     static func date(_ seconds: Int64) -> String {

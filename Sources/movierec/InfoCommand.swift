@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MovieLens
+import Recommender
 
 /// `--data`, `--strict`/`--lenient` and `--threads` for commands that read a MovieLens folder.
 struct DataOptions: ParsableArguments {
@@ -32,7 +33,8 @@ struct Info: ParsableCommand {
         abstract: "Load a MovieLens folder and print what it holds.",
         discussion: """
         Prints counts, the rating scale, the time span, genre frequencies (share of genre labels), \
-        sparsity, memory used and anything skipped while loading.
+        sparsity, memory used and anything skipped while loading. A folder written by movierec \
+        prepare is summarised from its checked prepared.bin (its filtered ratings and movies).
 
         Examples:
           movierec info --data data/ml-latest-small
@@ -46,8 +48,18 @@ struct Info: ParsableCommand {
     var json = false
 
     func run() throws {
-        let dataset = try MovieLensDataset.load(from: dataOptions.url, options: dataOptions.loadOptions(threads: threadOptions.threads))
-        let s = DatasetSummary(dataset)
+        let s: DatasetSummary
+        if FileManager.default.fileExists(atPath: dataOptions.url.appendingPathComponent("prepared.bin").path) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let p = try PreparedData.load(from: dataOptions.url)
+            s = DatasetSummary(directory: dataOptions.url.path, format: "prepared by movierec prepare", ratings: p.ratings,
+                               movies: p.movies.map { Movie(id: $0.id, title: $0.title, genres: $0.genres) },
+                               genomeMovies: p.hasGenome.filter { $0 }.count,
+                               timings: [("prepared", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)])
+        } else {
+            let dataset = try MovieLensDataset.load(from: dataOptions.url, options: dataOptions.loadOptions(threads: threadOptions.threads))
+            s = DatasetSummary(dataset)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -67,7 +79,11 @@ struct Info: ParsableCommand {
         ]
         if let t = s.tags { lines.append("  tags           \(n(t))") }
         if let l = s.links { lines.append("  links          \(n(l))") }
-        if let gm = s.genomeMovies, let gt = s.genomeTags { lines.append("  genome         \(n(gm)) movies × \(n(gt)) tags") }
+        if let gm = s.genomeMovies, let gt = s.genomeTags {
+            lines.append("  genome         \(n(gm)) movies × \(n(gt)) tags")
+        } else if let gm = s.genomeMovies {
+            lines.append("  genome         \(n(gm)) movies with tag-genome vectors")
+        }
         let scale = s.ratingValues.map { String(format: "%g", $0) }.joined(separator: " ")
         lines += [
             "  rating values  \(scale) (mean \(String(format: "%.3f", s.meanRating)))",
