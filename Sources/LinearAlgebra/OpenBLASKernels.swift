@@ -5,7 +5,7 @@ import CLinearAlgebra
 ///
 /// OpenBLAS's thread count is process-wide: creating these kernels sets it to `threads`. Results do not
 /// depend on it: every call's inner dimension is short enough that OpenBLAS never splits it, and the
-/// Cholesky factorization and inverse are blocked from such calls (``OpenBLASTiles``). Small problems
+/// Cholesky factorization and inverse are blocked from such calls (``OpenBLASBlocked``). Small problems
 /// (the per-user solves of ALS) run single-threaded inside OpenBLAS, so they can be called from an
 /// outer ``Parallel`` loop through ``singleThreaded()``.
 public struct OpenBLASKernels: Kernels {
@@ -33,7 +33,7 @@ public struct OpenBLASKernels: Kernels {
         guard m > 0, n > 0 else { return }
         if k == 0 { c.scale(by: beta); return }
         try Self.checkInt32("gemm", m, n, k, a.stride, b.stride, c.stride)
-        OpenBLASTiles.gemm(transA, transB, alpha: alpha, a, b, beta: beta, c, k: k)
+        OpenBLASBlocked.gemm(transA, transB, alpha: alpha, a, b, beta: beta, c, k: k)
     }
 
     public func gemv(_ trans: Transpose, alpha: Float, _ a: MatrixView, _ x: UnsafeBufferPointer<Float>,
@@ -45,7 +45,7 @@ public struct OpenBLASKernels: Kernels {
             return
         }
         try Self.checkInt32("gemv", a.rows, a.cols, a.stride)
-        cblas_sgemv(CblasRowMajor, OpenBLASTiles.cblas(trans), Int32(a.rows), Int32(a.cols), alpha, a.base, Int32(a.stride),
+        cblas_sgemv(CblasRowMajor, OpenBLASBlocked.cblas(trans), Int32(a.rows), Int32(a.cols), alpha, a.base, Int32(a.stride),
                     xp, 1, beta, yp, 1)
     }
 
@@ -54,7 +54,7 @@ public struct OpenBLASKernels: Kernels {
         guard n > 0 else { return }
         if k == 0 { c.scale(by: beta); return }
         try Self.checkInt32("syrk", n, k, a.stride, c.stride)
-        OpenBLASTiles.syrkLower(trans, alpha: alpha, a, beta: beta, c, k: k)
+        OpenBLASBlocked.syrkLower(trans, alpha: alpha, a, beta: beta, c, k: k)
         c.mirrorLowerToUpper()
     }
 
@@ -83,7 +83,7 @@ public struct OpenBLASKernels: Kernels {
         let n = a.rows
         guard n > 0 else { return }
         try Self.checkInt32("choleskyFactor", n, a.stride)
-        try OpenBLASTiles.choleskyLower(a)
+        try OpenBLASBlocked.choleskyLower(a)
         Self.zeroStrictUpper(a)
     }
 
@@ -98,9 +98,9 @@ public struct OpenBLASKernels: Kernels {
         let n = a.rows
         guard n > 0 else { return }
         try Self.checkInt32("choleskyInverse", n, a.stride)
-        try OpenBLASTiles.choleskyLower(a)
+        try OpenBLASBlocked.choleskyLower(a)
         Self.zeroStrictUpper(a)
-        try OpenBLASTiles.inverseFromCholesky(a)
+        try OpenBLASBlocked.inverseFromCholesky(a)
     }
 
     public func choleskySolve(factor: MatrixView, _ b: MutableMatrixView) throws {

@@ -12,7 +12,7 @@ import CLinearAlgebra
 /// same micro-kernel over the same terms in the same order. The Cholesky factorization and the
 /// inverse are blocked algorithms built from such calls (`Tests/LinearAlgebraTests` checks that 1,
 /// 2 and 3 threads give identical bits).
-enum OpenBLASTiles {
+enum OpenBLASBlocked {
     /// The longest inner dimension of one OpenBLAS call.
     static let depth = 256
     /// The block size of the blocked Cholesky factorization and inverse.
