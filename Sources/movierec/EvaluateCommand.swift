@@ -19,7 +19,9 @@ struct Evaluate: ParsableCommand {
         discussion: """
         Splits: temporal (each user's ratings sorted by (timestamp, movieId); users with at least 5 \
         ratings put their last 20 % in test — the peers harness's split), loo (each user's last \
-        rating), random (seeded, 20 % of ratings). Relevant = test ratings ≥ --relevant (default 4; \
+        rating), random (seeded, 20 % of ratings), folds (--folds K: ratings in a seeded order, \
+        rating i in test fold i mod K; every fold and the mean ± sd over folds are printed), \
+        ml100k-folds (ML-100K's u1.base…u5.test in --data, as they are). Relevant = test ratings ≥ --relevant (default 4; \
         with loo every held-out movie is relevant: it is the next-movie task). Candidates = every \
         train movie the user has not rated; no sampled negatives. Models: popularity, als (implicit \
         ALS), ease, content (content cosine to the user's profile alone), hybrid, rnn (LSTM); then \
