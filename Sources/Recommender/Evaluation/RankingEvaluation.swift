@@ -92,7 +92,7 @@ public struct RankingEvaluation: Sendable {
 
     /// The 1-based rank, among the finite `scores`, of the best-scored item of `relevant` (ties go
     /// to the lower index, as ``TopK`` breaks them); nil when no relevant item has a finite score.
-    static func firstHitRank(_ scores: UnsafeBufferPointer<Float>, relevant: [Int]) -> Int? {
+    static func firstHitRank(_ scores: UnsafeBufferPointer<Float>, relevant: some Sequence<Int>) -> Int? {
         var best = -1, bestScore = -Float.infinity
         for i in relevant where i >= 0 && i < scores.count && scores[i] > -.infinity {
             if best < 0 || scores[i] > bestScore || (scores[i] == bestScore && i < best) { (best, bestScore) = (i, scores[i]) }
@@ -114,7 +114,7 @@ public struct RankingEvaluation: Sendable {
             for e in seen.range(ofRow: u) { scores[Int(seen.columns[e])] = -.infinity }
             return scores.withUnsafeBufferPointer { buffer in
                 (TopK.select(buffer, k: count).filter { $0.value > -.infinity }.map(\.index),
-                 Self.firstHitRank(buffer, relevant: Array(relevant[u])))
+                 Self.firstHitRank(buffer, relevant: relevant[u]))
             }
         }
         return metrics(results.map(\.0), firstHitRanks: results.map(\.1), users: evaluated)
