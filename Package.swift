@@ -59,7 +59,7 @@ let package = Package(
         ),
 
         // MARK: - Examples
-        .executableTarget(name: "QuickStartExample", dependencies: ["LinearAlgebra", "Recommender"], path: "Examples/QuickStart"),
+        .executableTarget(name: "QuickStartExample", dependencies: ["LinearAlgebra", "MovieLens", "Recommender"], path: "Examples/QuickStart"),
 
         // MARK: - Unit test bundles
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),

@@ -2,6 +2,7 @@
 //     swift run -c release QuickStartExample        (from the repository root: it reads data/)
 import Foundation
 import LinearAlgebra
+import MovieLens
 import Recommender
 
 let kernels = try Backend.default.makeKernels()                     // or Backend.swift.makeKernels(threads: 1)
@@ -21,3 +22,9 @@ try BatchExport(count: 10).write(model, to: URL(fileURLWithPath: "/tmp/recs.csv"
 var suite = EvaluationSuite()                                         // what `movierec evaluate` runs
 suite.models = ["popularity", "als", "ease"]
 for row in try suite.run(on: data, kernels: kernels).ranking { print(row.model, row.metrics.ndcgAt10) }
+
+let timed = TimedRatings(data.ratings, users: IDMap(data.ratings.userIDs), items: IDMap(data.ratings.movieIDs))
+var blend = RatingBlend(members: [BiasBaseline(), ExplicitALS(), SVDPlusPlus()], probe: .temporal)
+try blend.fit(timed, kernels: kernels)                               // blend.weights, blend.probeRMSE
+let stars = blend.predict(user: 0, item: 0, day: TimedRatings.day(1_700_000_000))
+print(blend.label, stars)

@@ -25,7 +25,11 @@ struct Evaluate: ParsableCommand {
         with loo every held-out movie is relevant: it is the next-movie task). Candidates = every \
         train movie the user has not rated; no sampled negatives. Models: popularity, als (implicit \
         ALS), ease, content (content cosine to the user's profile alone), hybrid, rnn (LSTM); then \
-        RMSE/MAE of the bias baseline and explicit ALS on every test rating.
+        RMSE/MAE on every test rating of the bias baseline, explicit ALS, timeSVD++ (SVD++ with \
+        a drift, day and time-span biases, SGD over each user's ratings in time order; --svdpp) and \
+        their blend: weights fitted by least squares on a probe carved from the train ratings (each \
+        user's last 10 % for temporal, loo and given splits; a seeded random 10 % for random and \
+        folds), then every member refitted on all train ratings.
 
         Metrics, each the mean over users with a relevant movie of (rel = the user's relevant movies, \
         ranks 1-based):
@@ -67,6 +71,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Explicit ALS factors.") var explicitFactors = 64
     @Option(help: "Explicit ALS weighted λ.") var explicitLambda: Float = 0.12
     @Option(help: "Explicit ALS iterations.") var explicitIterations = 15
+    @Option(help: ArgumentHelp("SVD++ settings as name=value pairs, comma-separated (e.g. factors=50,time=false).",
+                               discussion: "Names: " + SVDPlusPlus.settingNames.map { "\($0.key) (\($0.value))" }.joined(separator: ", ") + "."))
+    var svdpp = ""
     @OptionGroup var kernelOptions: KernelOptions
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Flag(help: "No progress lines.") var quiet = false
@@ -90,6 +97,12 @@ struct Evaluate: ParsableCommand {
         suite.explicitFactors = explicitFactors
         suite.explicitRegularization = explicitLambda
         suite.explicitIterations = explicitIterations
+        for pair in svdpp.split(separator: ",", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2 else { throw ValidationError("--svdpp: \(pair) is not name=value") }
+            do { try suite.svdPlusPlus.set(parts[0], to: parts[1]) } catch { throw ValidationError("--svdpp: \(error)") }
+        }
+        do { try suite.svdPlusPlus.validate() } catch { throw ValidationError("--svdpp: \(error)") }
         return suite
     }
 

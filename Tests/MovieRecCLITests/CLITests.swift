@@ -290,6 +290,10 @@ struct CLITests {
         #expect(missing.status == 2 && missing.stderr.contains("u5.test"), "\(missing.stderr)")
         let bad = try run(["evaluate", "--data", dir.path, "--split", "folds", "--folds", "1"])
         #expect(bad.status == 1 && bad.stderr.contains("--folds"), "\(bad.stderr)")
+        for setting in ["speed=1", "factors=0", "lr", "order=backwards"] {
+            let svdpp = try run(["evaluate", "--data", dir.path, "--svdpp", setting])
+            #expect(svdpp.status == 1 && svdpp.stderr.contains("--svdpp"), "\(setting): \(svdpp.stderr)")
+        }
     }
 
     @Test("tune writes the best parameters; train --params and evaluate --params use them; bad tuning options exit 1")

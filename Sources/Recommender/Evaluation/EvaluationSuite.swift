@@ -57,6 +57,11 @@ public struct EvaluationSuite: Sendable {
     public var explicitFactors = 64
     public var explicitRegularization: Float = 0.12
     public var explicitIterations = 15
+    /// SVD++ for the rating rows (its seed follows ``options``).
+    public var svdPlusPlus = SVDPlusPlus()
+    /// How the rating blend carves its probe from the train ratings (nil: temporal for the temporal
+    /// and loo splits and given splits, random for the random split and folds).
+    public var ratingProbe: RatingBlend.Probe?
     /// A model of ``models`` every other is compared with by paired t-tests over users (nil: none).
     public var compare: String?
     /// Whether to fit the rating predictors (bias baseline, explicit ALS).
@@ -141,6 +146,7 @@ public struct EvaluationSuite: Sendable {
     /// Splits `data` by ``split``, trains and scores every model of ``models``, then the rating predictors.
     public func run(on data: TrainingData, kernels: any Kernels, progress: (Event) -> Void = { _ in }) throws -> Report {
         try run(on: data, split: split.apply(data.ratings, seed: options.seed), named: split.rawValue,
+                probe: ratingProbe ?? (split == .random ? .random : .temporal),
                 relevantThreshold: relevantThreshold ?? split.defaultRelevantThreshold, kernels: kernels, progress: progress)
     }
 
@@ -150,10 +156,10 @@ public struct EvaluationSuite: Sendable {
     /// ``relevantThreshold`` (default 4).
     public func run(on data: TrainingData, given split: RatingSplit, kernels: any Kernels,
                     progress: (Event) -> Void = { _ in }) throws -> Report {
-        try run(on: data, split: split, named: "given", relevantThreshold: relevantThreshold ?? 4, kernels: kernels, progress: progress)
+        try run(on: data, split: split, named: "given", probe: ratingProbe ?? .temporal, relevantThreshold: relevantThreshold ?? 4, kernels: kernels, progress: progress)
     }
 
-    private func run(on data: TrainingData, split ratingSplit: RatingSplit, named splitName: String, relevantThreshold threshold: Float,
+    private func run(on data: TrainingData, split ratingSplit: RatingSplit, named splitName: String, probe: RatingBlend.Probe, relevantThreshold threshold: Float,
                      kernels: any Kernels, progress: (Event) -> Void) throws -> Report {
         try validate()
         let evaluation = try RankingEvaluation(split: ratingSplit, relevantThreshold: threshold, movies: data.movies)
@@ -193,14 +199,21 @@ public struct EvaluationSuite: Sendable {
         }
         var rating = [RatingRow]()
         if ratingPrediction {
-            var bias = BiasBaseline()
-            let (biasRMSE, biasMAE) = evaluation.biasBaseline(&bias, split: ratingSplit)
-            var explicit = ExplicitALS(factors: explicitFactors, regularization: explicitRegularization, iterations: explicitIterations,
-                                       seed: options.seed)
-            let (rmse, mae) = try evaluation.explicitALS(&explicit, split: ratingSplit, kernels: kernels)
-            rating = [RatingRow(model: "bias baseline (μ + b_u + b_i)", rmse: biasRMSE, mae: biasMAE),
-                      RatingRow(model: "explicit ALS (\(explicitFactors)f, weighted λ \(explicitRegularization), \(explicitIterations) it)",
-                                rmse: rmse, mae: mae)]
+            var svdpp = svdPlusPlus
+            svdpp.seed = options.seed
+            let members: [any RatingPredictor] = [
+                BiasBaseline(),
+                ExplicitALS(factors: explicitFactors, regularization: explicitRegularization, iterations: explicitIterations, seed: options.seed),
+                svdpp,
+            ]
+            var blend = RatingBlend(members: members, probe: probe, seed: options.seed)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try blend.fit(TimedRatings(ratingSplit.train, users: evaluation.users, items: evaluation.items), kernels: kernels)
+            progress(.note("  rating predictors and their blend: \(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)) s"))
+            for predictor in blend.members + [blend] {
+                let (rmse, mae) = evaluation.errors(of: predictor, split: ratingSplit)
+                rating.append(RatingRow(model: predictor.label, rmse: rmse, mae: mae))
+            }
         }
         return Report(split: splitName, train: ratingSplit.train.count, test: ratingSplit.test.count, relevantThreshold: threshold,
                       items: evaluation.items.count, ranking: rows, rating: rating,
@@ -250,7 +263,7 @@ public struct EvaluationSuite: Sendable {
         var reports = [Report]()
         for (f, split) in splits.enumerated() {
             progress(.note("fold \(f + 1) of \(splits.count)"))
-            reports.append(try run(on: data, split: split, named: "\(name), fold \(f + 1)", relevantThreshold: relevantThreshold ?? 4,
+            reports.append(try run(on: data, split: split, named: "\(name), fold \(f + 1)", probe: ratingProbe ?? .random, relevantThreshold: relevantThreshold ?? 4,
                                    kernels: kernels, progress: progress))
         }
         var ranking = [FoldsReport.RankingSummary]()

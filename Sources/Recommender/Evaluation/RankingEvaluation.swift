@@ -137,26 +137,17 @@ public struct RankingEvaluation: Sendable {
         }
     }
 
-    /// RMSE and MAE of explicit ALS fitted on all train ratings, over every test rating.
-    public func explicitALS(_ model: inout ExplicitALS, split: RatingSplit, kernels: any Kernels) throws -> (rmse: Double, mae: Double) {
-        _ = try model.fit(seen, kernels: kernels)   // every train rating, not only the positives
-        let fitted = model
-        return errors(split: split) { fitted.predict(user: $0, item: $1) }
+    /// RMSE and MAE of a fitted rating predictor over every test rating (on the test rating's day).
+    public func errors(of predictor: any RatingPredictor, split: RatingSplit) -> (rmse: Double, mae: Double) {
+        errors(split: split) { predictor.predict(user: $0, item: $1, day: TimedRatings.day(split.test.timestamps[$2])) }
     }
 
-    /// RMSE and MAE of the bias baseline fitted on all train ratings, over every test rating.
-    public func biasBaseline(_ model: inout BiasBaseline, split: RatingSplit) -> (rmse: Double, mae: Double) {
-        model.fit(seen)
-        let fitted = model
-        return errors(split: split) { fitted.predict(user: $0, item: $1) }
-    }
-
-    /// RMSE and MAE of `predict(user index, item index)` (−1 for unknown) over every test rating.
-    func errors(split: RatingSplit, predict: (Int, Int) -> Float) -> (rmse: Double, mae: Double) {
+    /// RMSE and MAE of `predict(user index, item index, test row)` (−1 for unknown) over every test rating.
+    func errors(split: RatingSplit, predict: (Int, Int, Int) -> Float) -> (rmse: Double, mae: Double) {
         var squared = 0.0, absolute = 0.0
         for i in 0..<split.test.count {
             let u = users.index(of: split.test.userIDs[i]) ?? -1, m = items.index(of: split.test.movieIDs[i]) ?? -1
-            let diff = Double(predict(u, m) - split.test.values[i])
+            let diff = Double(predict(u, m, i) - split.test.values[i])
             squared += diff * diff
             absolute += abs(diff)
         }
