@@ -36,6 +36,12 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
 
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
         // MARK: - Public modules
         .target(
             name: "LinearAlgebra",
@@ -43,7 +49,7 @@ let package = Package(
                 .target(name: "CLinearAlgebra", condition: .when(traits: ["OpenBLAS"])),
             ]
         ),
-        .target(name: "MovieLens", dependencies: ["LinearAlgebra"]),
+        .target(name: "MovieLens", dependencies: ["LinearAlgebra", "CZlib"]),
         .target(name: "Recommender", dependencies: ["LinearAlgebra", "MovieLens"]),
         // Kernel and pipeline benchmarks, shared by `movierec bench` and the Benchmarks/ package.
         .target(name: "BenchmarkSupport", dependencies: ["LinearAlgebra", "MovieLens", "Recommender"]),
@@ -63,7 +69,7 @@ let package = Package(
 
         // MARK: - Unit test bundles
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "MovieLensTests", dependencies: ["MovieLens", "LinearAlgebra"]),
+        .testTarget(name: "MovieLensTests", dependencies: ["MovieLens", "LinearAlgebra"], exclude: ["Fixtures"]),
         .testTarget(name: "RecommenderTests", dependencies: ["Recommender", "MovieLens", "LinearAlgebra"], exclude: ["Fixtures"]),
         .testTarget(name: "MovieRecCLITests", dependencies: ["movierec"]),
     ]

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -30,16 +31,19 @@ struct RecordProblem: Error, Sendable {
 }
 
 /// An open file read with `pread`, so that parallel workers can each read their own byte range
-/// and the process never holds the whole file in memory.
+/// and the process never holds the whole file in memory — or, for a compressed input's small
+/// files (movies, tags, links), its inflated bytes held in memory.
 final class InputFile: @unchecked Sendable {
     let path: String
     let name: String
     let size: Int
     private let fd: Int32
+    private let memory: [UInt8]?
 
     init(path: String, name: String) throws {
         self.path = path
         self.name = name
+        memory = nil
         fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw MovieLensError.io(path: path, reason: String(cString: strerror(errno))) }
         var st = stat()
@@ -50,10 +54,32 @@ final class InputFile: @unchecked Sendable {
         size = Int(st.st_size)
     }
 
-    deinit { close(fd) }
+    /// A file whose bytes are `bytes`, called `name` in errors.
+    init(bytes: [UInt8], path: String, name: String) {
+        self.path = path
+        self.name = name
+        memory = bytes
+        size = bytes.count
+        fd = -1
+    }
+
+    /// The file at `url` read with `pread`, or — for a zip entry or a `.gz` file (``DataInput``) —
+    /// inflated into memory; `name` is what errors call it (an entry as `archive.zip/folder/file`).
+    static func forReading(_ url: URL) throws -> InputFile {
+        let input = try DataInput.open(url)
+        if case .file(let path) = input { return try InputFile(path: path, name: url.lastPathComponent) }
+        return InputFile(bytes: try input.readAll(), path: input.path, name: input.displayName)
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Reads `count` bytes at `offset` into `buffer`; returns how many were read.
     func read(into buffer: UnsafeMutablePointer<UInt8>, offset: Int, count: Int) throws -> Int {
+        if let memory {
+            let n = max(0, min(count, memory.count - offset))
+            if n > 0 { memory.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress! + offset, count: n) } }
+            return n
+        }
         var done = 0
         while done < count {
             let n = pread(fd, buffer + done, count - done, off_t(offset + done))
@@ -295,10 +321,11 @@ struct ChunkedCSVReader {
     }
 
     /// Parses the lines of chunk `j` held in `bytes` (which start at file offset `readStart`).
+    /// `atEnd` tells whether `bytes` run to the end of the data (nil: whether they reach the file's size).
     func parseRegion(_ bytes: UnsafeBufferPointer<UInt8>, readStart: Int, owned b: Int, chunk j: Int, firstRow: Int,
                      policy: ErrorPolicy, into result: inout ChunkResult,
                      fastPath: ((UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)?,
-                     decode: (CSVTokenizer, Int) throws(RecordProblem) -> Void) {
+                     decode: (CSVTokenizer, Int) throws(RecordProblem) -> Void, atEnd: Bool? = nil) {
         let got = bytes.count
         let ownedEnd = b - readStart
         // First line start at or after `a`.
@@ -308,7 +335,7 @@ struct ChunkedCSVReader {
             p += 1
         }
         let tokenizer = CSVTokenizer(bytes: bytes, dialect: dialect)
-        let fileEndInWindow = readStart + got == file.size
+        let fileEndInWindow = atEnd ?? (readStart + got == file.size)
         var line = 0
         if let fast = fastPath {
             // Plain lines go through the caller's fast path; the first line it declines ends the

@@ -36,12 +36,50 @@ public struct DatasetFiles: Sendable, Equatable {
     ///   when ratings or movies are missing.
     public static func discover(in directory: URL, ratings explicit: URL? = nil) throws -> DatasetFiles {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw MovieLensError.io(path: directory.path, reason: "no such folder")
+        let exists = FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory)
+        if exists, !isDirectory.boolValue, directory.path.lowercased().hasSuffix(".zip") {
+            return try discover(inArchive: directory, ratings: explicit)
         }
+        guard exists, isDirectory.boolValue else {
+            throw MovieLensError.io(path: directory.path, reason: "no such folder (or zip archive)")
+        }
+        // A file is found under its own name or gzipped (`ratings.csv.gz`).
         func find(_ names: [String]) -> URL? {
-            names.lazy.map { directory.appendingPathComponent($0) }.first { FileManager.default.fileExists(atPath: $0.path) }
+            names.lazy.flatMap { [$0, $0 + ".gz"] }.map { directory.appendingPathComponent($0) }
+                .first { FileManager.default.fileExists(atPath: $0.path) }
         }
+        let files = try assemble(directory: directory, explicit: explicit, find: find)
+        // A FIFO or a device under a data file's name would block the reader forever.
+        for url in [files.ratings, files.movies, files.tags, files.links, files.genomeScores, files.genomeTags].compactMap({ $0 }) {
+            try requireRegularFile(url.path)
+        }
+        return files
+    }
+
+    /// The files of a zip archive as downloaded (`ml-20m.zip`, `ml-latest-small.zip`, `ml-1m.zip`,
+    /// `ml-100k.zip`): the folder inside that holds a ratings file (the shallowest, when several
+    /// do). Each file is a URL through the archive (`ml-20m.zip/ml-20m/ratings.csv`), which every
+    /// loader reads by inflating the entry as it parses.
+    /// - Throws: ``MovieLensError/missingFile(kind:directory:lookedFor:)`` when no folder of the
+    ///   archive holds ratings or movies; ``MovieLensError/io(path:reason:)`` for an unreadable archive.
+    static func discover(inArchive archiveURL: URL, ratings explicit: URL?) throws -> DatasetFiles {
+        let archive = try ZipArchive(path: archiveURL.path)
+        let names = Set(archive.entries.filter { !$0.isDirectory }.map(\.name))
+        let ratingsEntry = archive.entries.filter { !$0.isDirectory && ratingNames.contains(($0.name as NSString).lastPathComponent) }
+            .min { ($0.name.split(separator: "/").count, $0.name) < ($1.name.split(separator: "/").count, $1.name) }
+        guard explicit != nil || ratingsEntry != nil else {
+            throw MovieLensError.missingFile(kind: "ratings", directory: archiveURL.path, lookedFor: ratingNames.map { "*/" + $0 })
+        }
+        let folder = ratingsEntry.map { ($0.name as NSString).deletingLastPathComponent } ?? ""
+        let directory = folder.isEmpty ? archiveURL : archiveURL.appendingPathComponent(folder)
+        func find(_ candidates: [String]) -> URL? {
+            candidates.first { names.contains(folder.isEmpty ? $0 : folder + "/" + $0) }.map { directory.appendingPathComponent($0) }
+        }
+        return try assemble(directory: directory, explicit: explicit, find: find)
+    }
+
+    /// The files `find` locates in `directory`, named as the ratings file's format has them.
+    private static func assemble(directory: URL, explicit: URL?, find: ([String]) -> URL?) throws -> DatasetFiles {
         guard let ratings = explicit ?? find(ratingNames) else {
             throw MovieLensError.missingFile(kind: "ratings", directory: directory.path, lookedFor: ratingNames)
         }
@@ -56,17 +94,12 @@ public struct DatasetFiles: Sendable, Equatable {
         guard let movies = find(movieCandidates) else {
             throw MovieLensError.missingFile(kind: "movies", directory: directory.path, lookedFor: movieCandidates)
         }
-        let files = DatasetFiles(
+        return DatasetFiles(
             directory: directory, format: format, ratings: ratings, movies: movies,
             tags: find(format == .dat ? ["tags.dat"] : ["tags.csv", "tag.csv"]),
             links: find(["links.csv", "link.csv"]),
             genomeScores: find(["genome-scores.csv", "genome_scores.csv"]),
             genomeTags: find(["genome-tags.csv", "genome_tags.csv"]))
-        // A FIFO or a device under a data file's name would block the reader forever.
-        for url in [files.ratings, files.movies, files.tags, files.links, files.genomeScores, files.genomeTags].compactMap({ $0 }) {
-            try requireRegularFile(url.path)
-        }
-        return files
     }
 
     /// The dialect and whether the files have header lines.
@@ -82,7 +115,7 @@ public struct DatasetFiles: Sendable, Equatable {
 extension DatasetFiles.Format {
     /// The format of a folder's ratings file by its name (one of the names ``DatasetFiles`` looks for).
     init(ratingsName: String) {
-        switch ratingsName {
+        switch ratingsName.hasSuffix(".gz") ? String(ratingsName.dropLast(3)) : ratingsName {
         case "ratings.csv": self = .groupLens
         case "rating.csv": self = .kaggle
         case "ratings.dat": self = .dat
@@ -96,19 +129,16 @@ extension DatasetFiles.Format {
     /// number (GroupLens) or a date (Kaggle).
     /// - Throws: ``MovieLensError/io(path:reason:)`` for a file that is none of these.
     public static func detect(_ url: URL) throws -> Self {
-        let name = url.lastPathComponent
+        let name = url.lastPathComponent.hasSuffix(".gz") ? String(url.lastPathComponent.dropLast(3)) : url.lastPathComponent
         if ["ratings.csv", "rating.csv", "ratings.dat", "u.data"].contains(name) { return Self(ratingsName: name) }
-        switch url.pathExtension {
+        switch (name as NSString).pathExtension {
         case "dat": return .dat
         case "base", "test": return .ml100k
         default: break
         }
-        try requireRegularFile(url.path)
-        guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw MovieLensError.io(path: url.path, reason: "cannot open it")
-        }
-        defer { try? handle.close() }
-        let head = String(decoding: (try? handle.read(upToCount: 4096)) ?? Data(), as: UTF8.self)
+        let input = try DataInput.open(url)
+        let stream = try ChunkStream(input, chunkSize: 4096)
+        let head = String(decoding: try stream.next().map(Array.init) ?? [], as: UTF8.self)
         let lines = head.split(whereSeparator: \.isNewline).prefix(2).map(String.init)
         guard let first = lines.first else { throw MovieLensError.io(path: url.path, reason: "empty file: no ratings") }
         if first.contains("::") { return .dat }

@@ -22,7 +22,7 @@ public struct Genome: Sendable {
     /// - Complexity: O(rows) parsing plus O(movies × tags) for the matrix.
     public static func load(scores: URL, tags: URL, knownMovies: IDMap? = nil, policy: ErrorPolicy = .strict,
                             threads: Int = Parallel.cores) throws -> (Genome, [LoadReport]) {
-        let tagFile = try InputFile(path: tags.path, name: tags.lastPathComponent)
+        let tagFile = try InputFile.forReading(tags)
         var tagReport = LoadReport(file: tagFile.name)
         let tagHeader = try CSVHeader.read(tagFile, dialect: .csv).columns
         let tagCols = try ["tagId", "tag"].map { try SmallTable.column(tagHeader, $0, file: tagFile.name) }
@@ -34,61 +34,12 @@ public struct Genome: Sendable {
         tagPairs.sort { $0.0 < $1.0 }
         let tagMap = IDMap(tagPairs.map(\.0))
 
-        let file = try InputFile(path: scores.path, name: scores.lastPathComponent)
-        var report = LoadReport(file: file.name)
-        let header = try CSVHeader.read(file, dialect: .csv)
-        let cols = try ["movieId", "tagId", "relevance"].map { try header.index(of: $0, file: file.name) }
-        let fieldCount = header.columns.count
-        var reader = ChunkedCSVReader(file: file, dialect: .csv, header: header)
-        reader.threads = threads
-        let plan = try reader.plan()
-        var movieIDs = [Int32](), tagNumbers = [Int32](), values = [Float]()
-        var rows = 0
-        try movieIDs = Array(unsafeUninitializedCapacity: plan.capacity) { mb, mc in
-            try tagNumbers = Array(unsafeUninitializedCapacity: plan.capacity) { tb, tc in
-                try values = Array(unsafeUninitializedCapacity: plan.capacity) { vb, vc in
-                    guard let mp = mb.baseAddress, let tp = tb.baseAddress, let vp = vb.baseAddress else { return }
-                    let out = UnsafeSendableBox((mp, tp, vp))
-                    let plainOrder = cols == [0, 1, 2] && fieldCount == 3
-                    let fastPath: (@Sendable (UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)?
-                    if plainOrder {
-                        fastPath = { bytes, p, row in
-                            guard let (movie, tag, relevance, next) = Genome.fastRecord(bytes, p) else { return nil }
-                            let (mp, tp, vp) = out.value
-                            mp[row] = movie
-                            tp[row] = tag
-                            vp[row] = relevance
-                            return next
-                        }
-                    } else {
-                        fastPath = nil
-                    }
-                    rows = try reader.parse(plan, policy: policy, report: &report, fastPath: fastPath, decode: { t, row throws(RecordProblem) in
-                        try SmallTable.fieldCount(t, fieldCount)
-                        let movie = try SmallTable.integer(t, cols[0], "movieId")
-                        let tag = try SmallTable.integer(t, cols[1], "tagId")
-                        let f = t.fields[cols[2]]
-                        guard let r = NumberParsing.decimal(t.bytes, f.start, f.end) else {
-                            throw RecordProblem(column: cols[2] + 1, defect: .notANumber(column: "relevance"), text: t.excerpt(f))
-                        }
-                        guard r >= 0 && r <= 1 else {
-                            throw RecordProblem(column: cols[2] + 1, defect: .other("relevance outside 0–1"), text: t.excerpt(f))
-                        }
-                        let (mp, tp, vp) = out.value
-                        mp[row] = Int32(movie)
-                        tp[row] = Int32(tag)
-                        vp[row] = Float(r)
-                    }, move: { from, to, count in
-                        (mp + to).update(from: mp + from, count: count)
-                        (tp + to).update(from: tp + from, count: count)
-                        (vp + to).update(from: vp + from, count: count)
-                    })
-                    vc = rows
-                }
-                tc = rows
-            }
-            mc = rows
-        }
+        let input = try DataInput.open(scores)
+        var report = LoadReport(file: input.isCompressed ? input.displayName : scores.lastPathComponent)
+        let (movieIDs, tagNumbers, values) = input.isCompressed
+            ? try Self.readScoresStreaming(input, policy: policy, report: &report)
+            : try Self.readScores(scores, policy: policy, threads: threads, report: &report)
+        let rows = movieIDs.count
         let tagIndex = tagMap.indices(of: tagNumbers, threads: threads)
         let knownIndex = knownMovies?.indices(of: movieIDs, threads: threads)
         // Movies that have at least one usable row (known tag, known movie).
@@ -150,5 +101,121 @@ extension Genome {
         let value = Double(whole) + Double(fraction) / NumberParsing.powersOfTen[places]
         guard value <= 1 else { return nil }
         return (Int32(movie), Int32(tag), Float(value), p + 1)
+    }
+}
+
+extension Genome {
+    /// Where the three fields are, and the columns a parsed record goes to.
+    private struct ScoreColumns: @unchecked Sendable {
+        var movie: Int, tag: Int, relevance: Int, fieldCount: Int
+        var movies: UnsafeMutablePointer<Int32>, tags: UnsafeMutablePointer<Int32>, values: UnsafeMutablePointer<Float>
+
+        var isPlain: Bool { movie == 0 && tag == 1 && relevance == 2 && fieldCount == 3 }
+
+        /// The tokenizer-free reader of plain lines.
+        func fastPath(_ bytes: UnsafeBufferPointer<UInt8>, _ p: Int, _ row: Int) -> Int? {
+            guard let (m, t, r, next) = Genome.fastRecord(bytes, p) else { return nil }
+            movies[row] = m
+            tags[row] = t
+            values[row] = r
+            return next
+        }
+
+        /// Any line, with an exact error for a bad one.
+        func decode(_ t: CSVTokenizer, _ row: Int) throws(RecordProblem) {
+            try SmallTable.fieldCount(t, fieldCount)
+            let m = try SmallTable.integer(t, movie, "movieId")
+            let tagID = try SmallTable.integer(t, tag, "tagId")
+            let f = t.fields[relevance]
+            guard let r = NumberParsing.decimal(t.bytes, f.start, f.end) else {
+                throw RecordProblem(column: relevance + 1, defect: .notANumber(column: "relevance"), text: t.excerpt(f))
+            }
+            guard r >= 0 && r <= 1 else {
+                throw RecordProblem(column: relevance + 1, defect: .other("relevance outside 0–1"), text: t.excerpt(f))
+            }
+            movies[row] = Int32(m)
+            tags[row] = Int32(tagID)
+            values[row] = Float(r)
+        }
+    }
+
+    /// The columns' positions in `header`.
+    private static func scoreLayout(_ header: CSVHeader, file: String) throws -> [Int] {
+        try ["movieId", "tagId", "relevance"].map { try header.index(of: $0, file: file) }
+    }
+
+    /// Three columns of `capacity` rows filled by `body` (which returns how many it filled).
+    private static func columns(capacity: Int, _ body: (UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Int32>, UnsafeMutablePointer<Float>) throws -> Int) rethrows
+        -> ([Int32], [Int32], [Float]) {
+        var rows = 0
+        var movieIDs = [Int32](), tagNumbers = [Int32](), values = [Float]()
+        try movieIDs = Array(unsafeUninitializedCapacity: capacity) { mb, mc in
+            try tagNumbers = Array(unsafeUninitializedCapacity: capacity) { tb, tc in
+                try values = Array(unsafeUninitializedCapacity: capacity) { vb, vc in
+                    guard let mp = mb.baseAddress, let tp = tb.baseAddress, let vp = vb.baseAddress else { return }
+                    rows = try body(mp, tp, vp)
+                    vc = rows
+                }
+                tc = rows
+            }
+            mc = rows
+        }
+        return (movieIDs, tagNumbers, values)
+    }
+
+    /// A plain scores file, parsed in parallel into preallocated columns.
+    private static func readScores(_ url: URL, policy: ErrorPolicy, threads: Int, report: inout LoadReport) throws -> ([Int32], [Int32], [Float]) {
+        let file = try InputFile(path: url.path, name: url.lastPathComponent)
+        let header = try CSVHeader.read(file, dialect: .csv)
+        let cols = try scoreLayout(header, file: file.name)
+        var reader = ChunkedCSVReader(file: file, dialect: .csv, header: header)
+        reader.threads = threads
+        let plan = try reader.plan()
+        var rows = 0
+        return try columns(capacity: plan.capacity) { mp, tp, vp in
+            let out = ScoreColumns(movie: cols[0], tag: cols[1], relevance: cols[2], fieldCount: header.columns.count, movies: mp, tags: tp, values: vp)
+            let fastPath: (@Sendable (UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)?
+            if out.isPlain {
+                fastPath = { b, p, row in out.fastPath(b, p, row) }
+            } else {
+                fastPath = nil
+            }
+            rows = try reader.parse(plan, policy: policy, report: &report, fastPath: fastPath, decode: { t, row throws(RecordProblem) in
+                try out.decode(t, row)
+            }, move: { from, to, count in
+                (mp + to).update(from: mp + from, count: count)
+                (tp + to).update(from: tp + from, count: count)
+                (vp + to).update(from: vp + from, count: count)
+            })
+            return rows
+        }
+    }
+
+    /// A zipped or gzipped scores file, in one sequential pass over its inflated chunks.
+    private static func readScoresStreaming(_ input: DataInput, policy: ErrorPolicy, report: inout LoadReport) throws -> ([Int32], [Int32], [Float]) {
+        var movieIDs = [Int32](), tagNumbers = [Int32](), values = [Float]()
+        // A record takes at least 6 bytes ("1,1,0\n"); reserving for more only costs address space.
+        if let size = input.sizeHint {
+            let n = min(size / 6 + 1, 1 << 31)
+            movieIDs.reserveCapacity(n); tagNumbers.reserveCapacity(n); values.reserveCapacity(n)
+        }
+        var cols = [0, 1, 2], fieldCount = 3
+        try StreamingCSVReader(input: input, dialect: .csv).read(hasHeader: true, policy: policy, report: &report, start: { header in
+            cols = try scoreLayout(header, file: input.displayName)
+            fieldCount = header.columns.count
+        }) { parser, bytes, lines, atEnd in
+            var result = ChunkedCSVReader.ChunkResult()
+            let (m, t, v) = columns(capacity: lines) { mp, tp, vp in
+                let out = ScoreColumns(movie: cols[0], tag: cols[1], relevance: cols[2], fieldCount: fieldCount, movies: mp, tags: tp, values: vp)
+                let fast: ((UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)? = out.isPlain ? { b, p, row in out.fastPath(b, p, row) } : nil
+                let decode: (CSVTokenizer, Int) throws(RecordProblem) -> Void = { t, row throws(RecordProblem) in try out.decode(t, row) }
+                parser.parseRegion(bytes, readStart: 0, owned: bytes.count, chunk: 0, firstRow: 0, policy: policy, into: &result,
+                                   fastPath: fast, decode: decode, atEnd: atEnd)
+                return result.rows
+            }
+            movieIDs.append(contentsOf: m); tagNumbers.append(contentsOf: t); values.append(contentsOf: v)
+            return result
+        }
+        return (movieIDs, tagNumbers, values)
     }
 }

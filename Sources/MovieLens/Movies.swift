@@ -41,7 +41,7 @@ public struct Movie: Sendable, Hashable {
 
     /// Loads `movies.csv`/`movie.csv`, `movies.dat` or `u.item`.
     public static func load(_ url: URL, format: DatasetFiles.Format, policy: ErrorPolicy = .strict) throws -> ([Movie], LoadReport) {
-        let file = try InputFile(path: url.path, name: url.lastPathComponent)
+        let file = try InputFile.forReading(url)
         var report = LoadReport(file: file.name)
         var movies = [Movie]()
         switch format {

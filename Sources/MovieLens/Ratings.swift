@@ -49,6 +49,11 @@ extension Ratings {
     /// Where each field of a ratings record is.
     struct Layout: Sendable {
         var user: Int, movie: Int, rating: Int, timestamp: Int, fieldCount: Int
+
+        /// `userId,movieId,rating,timestamp` in a CSV: the tokenizer-free fast path applies.
+        func isStandard(_ dialect: Dialect) -> Bool {
+            dialect == .csv && user == 0 && movie == 1 && rating == 2 && timestamp == 3 && fieldCount == 4
+        }
     }
 
     /// Loads a ratings file (`ratings.csv`, Kaggle `rating.csv`, `ratings.dat`, `u.data`) in parallel.
@@ -67,37 +72,58 @@ extension Ratings {
     /// chunk seams everywhere).
     static func load(_ url: URL, format: DatasetFiles.Format, policy: ErrorPolicy, threads: Int,
                      chunkSize: Int) throws -> (Ratings, LoadReport) {
+        let input = try DataInput.open(url)
+        var (ratings, report) = try input.isCompressed
+            ? loadStreaming(input, format: format, policy: policy, chunkSize: chunkSize)
+            : loadFile(url, format: format, policy: policy, threads: threads, chunkSize: chunkSize)
+        report.records = ratings.count
+        if !ratings.isStrictlySortedByUserMovie(threads: threads) {
+            report.duplicatesDropped = ratings.dropDuplicatesKeepingLatest()
+            report.records = ratings.count
+        }
+        return (ratings, report)
+    }
+
+    /// The dialect of a format and whether its files have a header line.
+    private static func dialect(_ format: DatasetFiles.Format) -> (Dialect, hasHeader: Bool) {
+        switch format {
+        case .groupLens, .kaggle: (.csv, true)
+        case .dat: (.doubleColon, false)
+        case .ml100k: (.tab, false)
+        }
+    }
+
+    /// Where the four fields are, from the header (header-less formats: in file order).
+    private static func layout(_ header: CSVHeader, hasHeader: Bool, file: String) throws -> Layout {
+        guard hasHeader else { return Layout(user: 0, movie: 1, rating: 2, timestamp: 3, fieldCount: 4) }
+        return Layout(user: try header.index(of: "userId", file: file), movie: try header.index(of: "movieId", file: file),
+                      rating: try header.index(of: "rating", file: file), timestamp: try header.index(of: "timestamp", file: file),
+                      fieldCount: header.columns.count)
+    }
+
+    /// A plain file: two parallel passes (count the lines, then parse into preallocated columns).
+    private static func loadFile(_ url: URL, format: DatasetFiles.Format, policy: ErrorPolicy, threads: Int,
+                                 chunkSize: Int) throws -> (Ratings, LoadReport) {
         let file = try InputFile(path: url.path, name: url.lastPathComponent)
         var report = LoadReport(file: file.name)
-        let dialect: Dialect
+        let (dialect, hasHeader) = Self.dialect(format)
         let header: CSVHeader
-        let layout: Layout
-        switch format {
-        case .groupLens, .kaggle:
-            dialect = .csv
+        if hasHeader {
             header = try CSVHeader.read(file, dialect: dialect)
-            layout = Layout(user: try header.index(of: "userId", file: file.name),
-                            movie: try header.index(of: "movieId", file: file.name),
-                            rating: try header.index(of: "rating", file: file.name),
-                            timestamp: try header.index(of: "timestamp", file: file.name),
-                            fieldCount: header.columns.count)
-        case .dat, .ml100k:
-            dialect = format == .dat ? .doubleColon : .tab
+        } else {
             guard file.size > 0 else { throw MovieLensError.emptyFile(file.name) }
             header = CSVHeader(columns: ["userId", "movieId", "rating", "timestamp"], dataStart: 0, lines: 0)
-            layout = Layout(user: 0, movie: 1, rating: 2, timestamp: 3, fieldCount: 4)
         }
+        let layout = try Self.layout(header, hasHeader: hasHeader, file: file.name)
         var reader = ChunkedCSVReader(file: file, dialect: dialect, header: header)
         reader.threads = threads
         reader.chunkSize = max(1, chunkSize)
         let plan = try reader.plan()
-        let standardOrder = dialect == .csv && layout.user == 0 && layout.movie == 1 && layout.rating == 2
-            && layout.timestamp == 3 && layout.fieldCount == 4
         var ratings = Ratings()
         var rows = 0
         try ratings.withUninitializedColumns(capacity: plan.capacity) { columns in
             let fastPath: (@Sendable (UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)?
-            if standardOrder {
+            if layout.isStandard(dialect) {
                 fastPath = { bytes, p, row in columns.fastDecode(bytes, p, row: row) }
             } else {
                 fastPath = nil
@@ -108,12 +134,50 @@ extension Ratings {
             }, move: columns.move)
             return rows
         }
-        report.records = ratings.count
-        if !ratings.isStrictlySortedByUserMovie(threads: threads) {
-            report.duplicatesDropped = ratings.dropDuplicatesKeepingLatest()
-            report.records = ratings.count
+        return (ratings, report)
+    }
+
+    /// A zip entry or a `.gz` file: one sequential pass over the inflated chunks, each parsed into
+    /// columns of its own size and appended (the columns reserved from the stated size, when known).
+    private static func loadStreaming(_ input: DataInput, format: DatasetFiles.Format, policy: ErrorPolicy,
+                                      chunkSize: Int) throws -> (Ratings, LoadReport) {
+        var report = LoadReport(file: input.displayName)
+        let (dialect, hasHeader) = Self.dialect(format)
+        var reader = StreamingCSVReader(input: input, dialect: dialect)
+        reader.chunkSize = max(1 << 16, min(chunkSize, 8 << 20))
+        var ratings = Ratings()
+        // A record takes at least 8 bytes ("1,1,5,1\n"); reserving for more only costs address space.
+        if let size = input.sizeHint { ratings.reserveCapacity(min(size / 8 + 1, 1 << 31)) }
+        var layout = Layout(user: 0, movie: 1, rating: 2, timestamp: 3, fieldCount: 4)
+        try reader.read(hasHeader: hasHeader, policy: policy, report: &report, start: { header in
+            layout = try Self.layout(header, hasHeader: hasHeader, file: input.displayName)
+        }) { parser, bytes, lines, atEnd in
+            var chunk = Ratings(), result = ChunkedCSVReader.ChunkResult()
+            let standard = layout.isStandard(dialect), fields = layout
+            chunk.withUninitializedColumns(capacity: lines) { columns in
+                let fast: ((UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)? = standard ? { b, p, row in columns.fastDecode(b, p, row: row) } : nil
+                let decode: (CSVTokenizer, Int) throws(RecordProblem) -> Void = { tokenizer, row throws(RecordProblem) in
+                    try columns.decode(tokenizer, fields, row: row)
+                }
+                parser.parseRegion(bytes, readStart: 0, owned: bytes.count, chunk: 0, firstRow: 0, policy: policy, into: &result,
+                                   fastPath: fast, decode: decode, atEnd: atEnd)
+                return result.rows
+            }
+            ratings.append(contentsOf: chunk)
+            return result
         }
         return (ratings, report)
+    }
+
+    /// Reserves room for `n` ratings in every column.
+    mutating func reserveCapacity(_ n: Int) {
+        userIDs.reserveCapacity(n); movieIDs.reserveCapacity(n); values.reserveCapacity(n); timestamps.reserveCapacity(n)
+    }
+
+    /// Appends the rows of `other`.
+    mutating func append(contentsOf other: Ratings) {
+        userIDs.append(contentsOf: other.userIDs); movieIDs.append(contentsOf: other.movieIDs)
+        values.append(contentsOf: other.values); timestamps.append(contentsOf: other.timestamps)
     }
 
     /// Removes all but the latest rating (by timestamp; the later row on ties) of every (user, movie)

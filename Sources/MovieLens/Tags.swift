@@ -13,7 +13,7 @@ public struct Tags: Sendable, Equatable {
 
     /// Loads `tags.csv`/`tag.csv` (CSV with header) or `tags.dat` (`::`-separated).
     public static func load(_ url: URL, format: DatasetFiles.Format, policy: ErrorPolicy = .strict) throws -> (Tags, LoadReport) {
-        let file = try InputFile(path: url.path, name: url.lastPathComponent)
+        let file = try InputFile.forReading(url)
         var report = LoadReport(file: file.name)
         var result = Tags()
         let csv = format != .dat
@@ -51,7 +51,7 @@ public struct Link: Sendable, Hashable {
 
     /// Loads `links.csv`/`link.csv`.
     public static func load(_ url: URL, policy: ErrorPolicy = .strict) throws -> ([Link], LoadReport) {
-        let file = try InputFile(path: url.path, name: url.lastPathComponent)
+        let file = try InputFile.forReading(url)
         var report = LoadReport(file: file.name)
         let header = try CSVHeader.read(file, dialect: .csv).columns
         let cols = try ["movieId", "imdbId", "tmdbId"].map { try SmallTable.column(header, $0, file: file.name) }

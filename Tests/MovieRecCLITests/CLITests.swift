@@ -59,6 +59,28 @@ struct CLITests {
         #expect(json?["ratings"] as? Int == 100_836 && json?["users"] as? Int == 610 && json?["movies"] as? Int == 9_742)
     }
 
+    @Test("--data takes a zip archive as downloaded; a damaged one exits 2 naming the entry; it is never written over")
+    func zipArchive() throws {
+        let zip = "Tests/MovieLensTests/Fixtures/ml-tiny.zip"
+        let r = try run(["info", "--data", zip, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        #expect(json?["ratings"] as? Int == 32 && json?["users"] as? Int == 8 && json?["movies"] as? Int == 6, "\(r.stdout)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: zip)))
+        let copy = dir.appendingPathComponent("ml-tiny.zip")
+        try Data(bytes).write(to: copy)
+        let over = try run(["train", "--data", copy.path, "--model", "als", "--iterations", "1", "--out", copy.path])
+        #expect(over.status == 1 && over.stderr.contains("refusing to write over"), "\(over.stderr)")
+        #expect(try Data(contentsOf: copy) == Data(bytes))
+        for i in stride(from: 400, to: 440, by: 1) { bytes[i] ^= 0x33 }   // inside the deflated ratings.csv
+        try Data(bytes).write(to: copy)
+        let bad = try run(["info", "--data", copy.path])
+        #expect(bad.status == 2 && bad.stderr.contains("ml-tiny.zip/ml-tiny/") && bad.stderr.contains("corrupt"), "\(bad.stderr)")
+    }
+
     @Test("prepare, train, recommend and similar work end to end; bad input exits 2, usage errors 1")
     func pipeline() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("movierec-cli-\(UUID().uuidString)")

@@ -208,9 +208,18 @@ public struct EvaluationSuite: Sendable {
             ]
             var blend = RatingBlend(members: members, probe: probe, seed: options.seed)
             let t0 = DispatchTime.now().uptimeNanoseconds
-            try blend.fit(TimedRatings(ratingSplit.train, users: evaluation.users, items: evaluation.items), kernels: kernels)
-            progress(.note("  rating predictors and their blend: \(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)) s"))
-            for predictor in blend.members + [blend] {
+            let timed = TimedRatings(ratingSplit.train, users: evaluation.users, items: evaluation.items)
+            var fitted: [any RatingPredictor]
+            if timed.carve(probe, fraction: blend.probeFraction, seed: blend.seed).probe.count > 0 {
+                try blend.fit(timed, kernels: kernels)
+                fitted = blend.members + [blend]
+            } else {
+                progress(.note("  rating blend skipped: no user has the 5 train ratings a probe needs"))
+                fitted = members
+                for m in fitted.indices { try fitted[m].fit(timed, kernels: kernels) }
+            }
+            progress(.note("  rating predictors: \(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)) s"))
+            for predictor in fitted {
                 let (rmse, mae) = evaluation.errors(of: predictor, split: ratingSplit)
                 rating.append(RatingRow(model: predictor.label, rmse: rmse, mae: mae))
             }
