@@ -22,6 +22,19 @@ struct StreamingCSVReader {
               start: (CSVHeader) throws -> Void,
               region: (ChunkedCSVReader, UnsafeBufferPointer<UInt8>, _ lines: Int, _ atEnd: Bool) throws -> ChunkedCSVReader.ChunkResult) throws {
         let stream = try ChunkStream(input, chunkSize: chunkSize)
+        do {
+            try read(stream, hasHeader: hasHeader, policy: policy, report: &report, start: start, region: region)
+        } catch {
+            // A damaged archive inflates to garbage: its own error (checksum, inflate) is the one to
+            // report, so the rest is read first; the stream repeats its error to every call.
+            while try stream.next() != nil {}
+            throw error
+        }
+    }
+
+    private func read(_ stream: ChunkStream, hasHeader: Bool, policy: ErrorPolicy, report: inout LoadReport,
+                      start: (CSVHeader) throws -> Void,
+                      region: (ChunkedCSVReader, UnsafeBufferPointer<UInt8>, _ lines: Int, _ atEnd: Bool) throws -> ChunkedCSVReader.ChunkResult) throws {
         let capacity = chunkSize + maxLineLength + 1
         let work = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         defer { work.deallocate() }
@@ -65,11 +78,7 @@ struct StreamingCSVReader {
                 for (line, problem) in result.errors {
                     let error = MovieLensError.malformedRecord(SourceLocation(file: name, line: lineOffset + line, column: problem.column),
                                                                problem.defect, text: problem.text)
-                    if policy == .strict {
-                        // A damaged archive inflates to garbage: its checksum error is the one to report.
-                        while try stream.next() != nil {}
-                        throw error
-                    }
+                    if policy == .strict { throw error }
                     if report.firstErrors.count < 10 { report.firstErrors.append(error) }
                 }
                 report.skipped += result.skipped
@@ -79,7 +88,6 @@ struct StreamingCSVReader {
             if atEnd { break }
             let carry = count - begin
             guard carry <= maxLineLength else {
-                while try stream.next() != nil {}
                 throw MovieLensError.malformedRecord(SourceLocation(file: name, line: lineOffset + 1, column: 0), .lineTooLong,
                                                      text: String(decoding: UnsafeBufferPointer(start: work + begin, count: 60), as: UTF8.self))
             }

@@ -21,11 +21,15 @@ private func crc32(_ bytes: [UInt8]) -> UInt32 {
 /// A zip archive of stored entries, with the method, flags and CRC of each overridable to make
 /// hostile archives.
 private func storedZip(_ files: [(name: String, text: String)], method: UInt16 = 0, flags: UInt16 = 0, badCRC: Bool = false) -> [UInt8] {
+    storedZip(files.map { ($0.name, Array($0.text.utf8)) }, method: method, flags: flags, badCRC: badCRC)
+}
+
+private func storedZip(_ files: [(name: String, data: [UInt8])], method: UInt16 = 0, flags: UInt16 = 0, badCRC: Bool = false) -> [UInt8] {
     func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8)] }
     func le32(_ v: UInt32) -> [UInt8] { le16(UInt16(v & 0xFFFF)) + le16(UInt16(v >> 16)) }
     var out = [UInt8](), directory = [UInt8]()
-    for (name, text) in files {
-        let data = Array(text.utf8), nameBytes = Array(name.utf8)
+    for (name, data) in files {
+        let nameBytes = Array(name.utf8)
         let crc = badCRC ? crc32(data) ^ 1 : crc32(data)
         let common = le16(20) + le16(flags) + le16(method) + le16(0) + le16(0) + le32(crc) + le32(UInt32(data.count)) + le32(UInt32(data.count))
             + le16(UInt16(nameBytes.count)) + le16(0)
@@ -148,6 +152,12 @@ struct CompressedInputTests {
         #expect(message { _ = try DatasetFiles.discover(in: encrypted) }.contains("encrypted"))
         let bzip = try dir.write("bzip.zip", bytes: storedZip([("ratings.csv", "userId,movieId,rating,timestamp\n"), ("movies.csv", tinyMovies)], method: 12))
         #expect(message { _ = try MovieLensDataset.load(from: bzip) }.contains("unsupported zip compression method 12"))
+
+        // A deflated entry whose stored block claims 65,535 bytes and holds 8 (ZIPFoundation 0.9.20's
+        // reader loops forever on it, asking for input past the end of the archive).
+        let runaway = try dir.write("runaway.zip", bytes: storedZip([("ratings.csv", [0x00, 0xFF, 0xFF, 0x00, 0x00] + Array("1,2,3,4\n".utf8))], method: 8))
+        let m4 = message { _ = try Ratings.load(runaway.appendingPathComponent("ratings.csv"), format: .groupLens) }
+        #expect(m4.contains("runaway.zip/ratings.csv") && m4.contains("ends early"), "\(m4)")
 
         #expect(throws: MovieLensError.missingFile(kind: "ratings", directory: fixtures.appendingPathComponent("no-ratings.zip").path,
                                                    lookedFor: DatasetFiles.ratingNames.map { "*/" + $0 })) {
