@@ -1,5 +1,12 @@
 #if OpenBLAS
 import CLinearAlgebra
+import Synchronization
+
+/// OpenBLAS's process-wide thread count, set under one lock: the count the latest kernels asked for,
+/// and the QR/SVD calls in progress, which need one thread throughout (``OpenBLASKernels/lapackSingleThreaded()``).
+/// Kernels created while such a call runs take effect when the last one ends, so a QR or SVD never
+/// sees its thread count change under it.
+private let openBLASThreads = Mutex<(requested: Int32, singleThreadedCalls: Int)>((1, 0))
 
 /// The kernels on OpenBLAS (CBLAS, row-major calls) and LAPACKE.
 ///
@@ -15,7 +22,10 @@ public struct OpenBLASKernels: Kernels {
     /// Kernels using `threads` OpenBLAS threads (sets OpenBLAS's process-wide thread count).
     public init(threads: Int = Parallel.cores) {
         self.threads = max(1, threads)
-        openblas_set_num_threads(Int32(self.threads))
+        openBLASThreads.withLock { state in
+            state.requested = Int32(self.threads)
+            if state.singleThreadedCalls == 0 { openblas_set_num_threads(state.requested) }
+        }
         // Inputs are checked for NaN/∞ where it matters before LAPACK sees them; LAPACKE's own
         // O(n²) scan of every small ALS system would cost more than the solve's bookkeeping.
         LAPACKE_set_nancheck(0)
@@ -174,15 +184,26 @@ public struct OpenBLASKernels: Kernels {
         return result
     }
 
-    /// Sets OpenBLAS to one thread for a QR or SVD and returns the call that restores the thread count.
-    /// LAPACK's threaded QR and SVD block their work by the thread count (their results would depend
-    /// on it); they only see thin matrices here (genres, genome sketches, weight initialisations),
-    /// where one thread is as fast. A concurrent call on another thread only runs with another thread
-    /// count, which changes no result.
-    private static func lapackSingleThreaded() -> () -> Void {
-        let threads = openblas_get_num_threads()
-        openblas_set_num_threads(1)
-        return { openblas_set_num_threads(threads) }
+    /// Sets OpenBLAS to one thread for a QR or SVD and returns the call that ends it. LAPACK's
+    /// threaded QR and SVD block their work by the thread count (their results would depend on it);
+    /// they only see thin matrices here (genres, genome sketches, weight initialisations), where one
+    /// thread is as fast. Concurrent QR/SVD calls and kernels created meanwhile are counted under
+    /// one lock: the last call to end restores the count the latest kernels asked for. Other calls
+    /// running meanwhile merely run on one thread, which changes no result.
+    static func lapackSingleThreaded() -> () -> Void {
+        openBLASThreads.withLock { state in
+            if state.singleThreadedCalls == 0 {
+                state.requested = openblas_get_num_threads()
+                openblas_set_num_threads(1)
+            }
+            state.singleThreadedCalls += 1
+        }
+        return {
+            openBLASThreads.withLock { state in
+                state.singleThreadedCalls -= 1
+                if state.singleThreadedCalls == 0 { openblas_set_num_threads(state.requested) }
+            }
+        }
     }
 
     private static func checkInt32(_ operation: String, _ values: Int...) throws {

@@ -19,8 +19,12 @@ struct ModelOptions: ParsableArguments {
     var solver: SolverChoice = .cg
     @Option(help: "ALS conjugate-gradient steps per row and half-iteration.") var cgSteps = 3
     @Option(help: "Smallest rating counted as a positive (a liked movie).") var minRating: Float = 4
-    @Option(help: "Hybrid: weight of the content part.") var contentWeight: Float = 0.8
-    @Option(help: "Hybrid: weight of the collaborative part.") var cfWeight: Float = 0.2
+    @Option(help: ArgumentHelp("Hybrid: learned (per-user z-scores, CF weight σ(a + b·ln n) and the CF model chosen on a validation carve) or minmax (the original design: ALS, per-query min–max, --content-weight / --cf-weight)."))
+    var fusion: HybridFusionMode = .learned
+    @Option(help: "Hybrid (learned): the collaborative part, auto (EASE or ALS, whichever ranks the validation carve better), als or ease.")
+    var cf: HybridCollaborative = .auto
+    @Option(help: "Hybrid (--fusion minmax, the original design): weight of the content part.") var contentWeight: Float = 0.8
+    @Option(help: "Hybrid (--fusion minmax, the original design): weight of the collaborative part.") var cfWeight: Float = 0.2
     @Option(help: "rnn: epochs.") var epochs = 10
     @Option(help: "rnn: movies per sequence window (inputs = this − 1; also how much of a history a recommendation reads; the reference design's is 20).")
     var sequenceLength = 50
@@ -94,6 +98,8 @@ struct ModelOptions: ParsableArguments {
         o.minRating = minRating
         o.seed = seed
         o.blend = HybridBlend(contentWeight: contentWeight, collaborativeWeight: cfWeight)
+        o.hybridFusion = fusion
+        o.hybridCollaborative = cf
         o.sequence.epochs = epochs
         o.sequence.length = sequenceLength
         o.sequence.mode = sequenceMode
@@ -114,5 +120,7 @@ struct ModelOptions: ParsableArguments {
 }
 
 extension SequenceExamples.Mode: ExpressibleByArgument {}
+extension HybridFusionMode: ExpressibleByArgument {}
+extension HybridCollaborative: ExpressibleByArgument {}
 extension SequenceRecommender.LearningRateSchedule: ExpressibleByArgument {}
 extension NextMovieNetwork.Initialisation: ExpressibleByArgument {}

@@ -10,7 +10,7 @@ struct Run: ParsableCommand {
         discussion: """
         Steps, each one the subcommand of the same name with the options shown:
           1. prepare   --data DATA --out OUT/prepared
-          2. train     --model hybrid (content 0.8 / CF 0.2)   → OUT/hybrid.model
+          2. train     --model hybrid (--fusion, learned by default) → OUT/hybrid.model
           3. train     --model rnn (LSTM, --epochs)            → OUT/rnn.model
           4. evaluate  temporal split: popularity, ALS, EASE, content, hybrid;
                        leave-last-one-out: popularity, ALS, LSTM   (models refitted on each train part)
@@ -28,6 +28,8 @@ struct Run: ParsableCommand {
     @Option(help: "LSTM epochs.") var epochs = 10
     @Option(help: "Users shown in the sample of recommendations.") var sampleUsers = 3
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: "Hybrid fusion: learned (weights and CF model fitted on a validation carve) or minmax (the original 0.8 content / 0.2 CF design).")
+    var fusion: HybridFusionMode = .learned
     @OptionGroup var kernelOptions: KernelOptions
     @Flag(help: "Skip the evaluation step.") var skipEvaluation = false
 
@@ -38,7 +40,7 @@ struct Run: ParsableCommand {
         try refuseOverwriting(inputs: [data], outputs: outputs.map(\.path))
     }
 
-    /// The pipeline `run` describes: the hybrid at the original design's weights and the LSTM.
+    /// The pipeline `run` describes: the hybrid (learned fusion, or the original design) and the LSTM.
     var pipeline: Pipeline {
         var p = Pipeline()
         p.preparation.seed = seed
@@ -46,6 +48,7 @@ struct Run: ParsableCommand {
         p.options.seed = seed
         p.options.sequence.seed = seed
         p.options.sequence.epochs = epochs
+        p.options.hybridFusion = fusion
         p.evaluations = skipEvaluation ? [] : Pipeline.standardEvaluations(options: p.options)
         p.sampleUsers = sampleUsers
         return p

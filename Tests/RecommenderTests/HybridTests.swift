@@ -49,6 +49,7 @@ struct HybridTests {
     func hybridQueries() throws {
         let (ratings, movies, content) = try Self.twoTastes()
         var options = TrainedModel.Options()
+        options.hybridFusion = .minmax   // the original design: min–max parts in [0, 1]
         options.factors = 4
         options.iterations = 6
         for kernels in allKernels {
@@ -73,10 +74,15 @@ struct HybridTests {
     func foldIn() throws {
         let (ratings, movies, content) = try Self.twoTastes()
         var options = TrainedModel.Options()
+        options.hybridFusion = .learned
+        options.hybridCollaborative = .als
         options.factors = 4
         options.iterations = 8
         let model = try TrainedModel.train(HybridRecommender.self, ratings: ratings, movies: movies, content: content, options: options, kernels: allKernels[0])
-        let als = try #require(model.model as? HybridRecommender).collaborative
+        guard case .als(let als) = try #require(model.model as? HybridRecommender).collaborative else {
+            Issue.record("--cf als trained another model")
+            return
+        }
         // The last half-iteration solved the items, so a user's fold-in is one exact user step away.
         let u = try #require(model.users.index(of: 3))
         let given = model.seen.range(ofRow: u).map { (item: Int(model.seen.columns[$0]), value: model.seen.values[$0]) }
@@ -90,5 +96,97 @@ struct HybridTests {
         let top = try model.recommend(newUser, count: 5)
         #expect(top.allSatisfy { $0.movieID > 10 && ![11, 12, 13].contains($0.movieID) }, "\(top)")
         #expect(throws: RecommenderError.self) { _ = try model.query(ratings: [(77, 5)]) }
+    }
+}
+
+/// Scores every item by a fixed table: `scores[item]` for every query.
+private struct FixedScores: RecommenderModel {
+    static let name = "fixed"
+    var scores: [Float]
+    static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
+                    progress: (TrainingEvent) -> Void) throws -> FixedScores { FixedScores(scores: []) }
+    static func decode(from archive: ModelArchive) throws -> FixedScores { FixedScores(scores: []) }
+    func encode(into archive: inout ModelArchive) throws {}
+    func score(_ block: ScoringBlock, into scores: MutableMatrixView, parts: ScoreParts?, kernels: any Kernels) throws {
+        for r in 0..<block.queries.count { (scores.base + r * scores.stride).update(from: self.scores, count: self.scores.count) }
+    }
+}
+
+@Suite("Learned hybrid fusion")
+struct LearnedFusionTests {
+    @Test("z-scores over the candidates only; equal scores give 0; the fusion weighs by σ(a + b·ln n)")
+    func zScores() {
+        var x: [Float] = [1, 2, 3, -.infinity, 100]
+        let mask: [Float] = [0, 0, 0, -.infinity, -.infinity]
+        LearnedFusion.zScore(&x, 5, mask: mask)
+        let s = Float(2.0 / 3.0).squareRoot()
+        #expect(abs(x[0] + 1 / s) < 1e-5 && x[1] == 0 && abs(x[2] - 1 / s) < 1e-5 && x[3] == -.infinity && x[4] == 100)
+        var flat: [Float] = [4, 4, 4]
+        LearnedFusion.zScore(&flat, 3, mask: flat)
+        #expect(flat == [0, 0, 0])
+        let fusion = LearnedFusion(a: 1, b: 0.5, collaborative: "ease")
+        #expect(abs(fusion.cfWeight(ratings: 1) - 1 / (1 + exp(-1))) < 1e-6)
+        #expect(abs(fusion.cfWeight(ratings: 100) - 1 / (1 + exp(-(1 + 0.5 * Float(log(100.0)))))) < 1e-6)
+        var c: [Float] = [0, 1, -.infinity], f: [Float] = [10, 0, 5], out = [Float](repeating: 0, count: 3)
+        fusion.fuse(content: &c, collaborative: &f, into: &out, count: 3, ratings: 1)
+        let w = fusion.cfWeight(ratings: 1)
+        #expect(abs(out[0] - (w * 1 + (1 - w) * -1)) < 1e-5 && abs(out[1] - (w * -1 + (1 - w) * 1)) < 1e-5 && out[2] == -.infinity)
+    }
+
+    /// 40 items in two content clusters (0–19, 20–39); 30 users who rated items 0–4 and hold out items 5–9.
+    private func plantedUsers() -> (ContentRecommender, [LearnedFusion.ValidationUser]) {
+        var vectors = Matrix(rows: 40, cols: 2)
+        for i in 0..<40 { vectors[i, i < 20 ? 0 : 1] = 1 }
+        let users = (0..<30).map { u in
+            LearnedFusion.ValidationUser(query: TrainedModel.Query(user: u, ratings: (0..<5).map { (item: $0, rating: 5) }, minRating: 4),
+                                         relevant: Set(5..<10))
+        }
+        return (ContentRecommender(vectors: vectors), users)
+    }
+
+    @Test("where CF is right and content is noise the weight goes to CF, and the right model is chosen")
+    func cfRight() throws {
+        let (_, users) = plantedUsers()
+        var g = SeededGenerator(seed: 3)
+        let noise = ContentRecommender(vectors: try Matrix(rows: 40, cols: 3, elements: (0..<120).map { _ in Float(g.nextGaussian()) }))
+        let right = FixedScores(scores: (0..<40).map { (5..<10).contains($0) ? 1 : Float($0) / 1000 })
+        let wrong = FixedScores(scores: (0..<40).map { Float($0) })   // 39, 38, … first: no hit
+        let fusion = try LearnedFusion.fit(content: noise, candidates: [("als", nil, wrong), ("ease", 100, right)], validation: users,
+                                           items: 40, kernels: SwiftKernels(threads: 1))
+        #expect(fusion.collaborative == "ease" && fusion.collaborativeRegularization == 100)
+        #expect(fusion.cfWeight(ratings: 5) > 0.5 && abs(fusion.validationNDCG - 1) < 1e-9 && abs(fusion.validationCF - 1) < 1e-9, "\(fusion)")
+        #expect(fusion.validationUsers == 30)
+    }
+
+    @Test("where content is right and CF is noise the weight goes to content")
+    func contentRight() throws {
+        let (content, users) = plantedUsers()
+        // Content ranks cluster 0–19 first (ties by index: 5–9 then 10–19), so NDCG@10 is 1 for it alone.
+        let noise = FixedScores(scores: (0..<40).map { Float(($0 * 17) % 40) })
+        let fusion = try LearnedFusion.fit(content: content, candidates: [("als", nil, noise)], validation: users, items: 40,
+                                           kernels: SwiftKernels(threads: 1))
+        #expect(fusion.cfWeight(ratings: 5) < 0.1 && fusion.validationContent > fusion.validationCF, "\(fusion)")
+    }
+
+    @Test("the learned hybrid trains, stores its fusion and reads it back; --fusion minmax is the original design")
+    func learnedModelFile() throws {
+        let (ratings, movies, content) = try HybridTests.twoTastes()
+        var options = TrainedModel.Options()
+        options.factors = 4
+        options.iterations = 4
+        let kernels = SwiftKernels(threads: 1)
+        let model = try TrainedModel.train(HybridRecommender.self, ratings: ratings, movies: movies, content: content, options: options, kernels: kernels)
+        let hybrid = try #require(model.model as? HybridRecommender)
+        #expect(hybrid.fusion != nil && model.model.label.hasPrefix("hybrid (learned: "))
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("hybrid-\(UUID().uuidString).model")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try model.save(to: file)
+        let loaded = try TrainedModel.load(from: file)
+        #expect((loaded.model as? HybridRecommender)?.fusion == hybrid.fusion)
+        #expect(try loaded.recommend(user: 1, k: 5).map(\.movieID) == (try model.recommend(user: 1, k: 5).map(\.movieID)))
+        options.hybridFusion = .minmax
+        let original = try TrainedModel.train(HybridRecommender.self, ratings: ratings, movies: movies, content: content, options: options, kernels: kernels)
+        #expect(original.model.label == "hybrid (0.8 content / 0.2 CF, min–max: the original design)")
+        #expect((original.model as? HybridRecommender)?.fusion == nil)
     }
 }

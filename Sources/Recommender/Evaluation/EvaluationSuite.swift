@@ -184,6 +184,7 @@ public struct EvaluationSuite: Sendable {
                 }
                 var o = overrides[name] ?? options
                 if threshold > 0 { o.minRating = threshold }
+                if o.hybridValidation == nil { o.hybridValidation = probe }
                 let model = try TrainedModel.train(type, ratings: ratingSplit.train, movies: data.movies, content: data.content,
                                                    options: o, kernels: kernels) { progress(.training(model: name, $0)) }
                 (label, metrics) = (model.model.label, try evaluation.evaluate(model, kernels: kernels))

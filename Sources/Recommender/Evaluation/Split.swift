@@ -72,3 +72,19 @@ public struct RatingSplit: Sendable {
         }
     }
 }
+
+/// How a validation set is carved from training ratings, to match how the test ratings are chosen.
+public enum Carve: String, Sendable, Codable, Hashable, CaseIterable {
+    /// Each user's latest ratings (for temporal and leave-last-out tests, and for serving).
+    case temporal
+    /// A seeded random share of all ratings (for random splits and folds).
+    case random
+
+    /// The carve of `fraction` of `ratings` (temporal: users with at least 5 ratings).
+    public func apply(_ ratings: Ratings, fraction: Double, seed: UInt64) -> RatingSplit {
+        switch self {
+        case .temporal: .temporal(ratings, testFraction: fraction)
+        case .random: .random(ratings, testFraction: fraction, seed: seed)
+        }
+    }
+}

@@ -46,30 +46,133 @@ public struct HybridBlend: Sendable, Codable, Hashable {
     }
 }
 
-/// The hybrid recommender: content cosine (``ContentRecommender``) blended with implicit ALS
-/// (``ImplicitALS``) by ``HybridBlend``; each recommendation carries both scaled parts and the
-/// liked (or watched) movie that drove its content part.
+/// The hybrid recommender: content cosine (``ContentRecommender``) fused with a collaborative
+/// model, EASE or implicit ALS. By default (``HybridFusionMode/learned``) the collaborative model
+/// and the per-user weights of ``LearnedFusion`` are chosen on a validation carve of the training
+/// ratings (each user's last 10 % by time) and both parts are then refitted on all of them; the
+/// original design (``HybridFusionMode/minmax``: ALS, per-query min–max, fixed 0.8 / 0.2) stays
+/// available. Each recommendation carries both (scaled) parts and the liked or watched movie that
+/// drove its content part.
 public struct HybridRecommender: RecommenderModel {
     public static let name = "hybrid"
     public static let needsContent = true
 
+    /// The collaborative part.
+    public enum Collaborative: Sendable {
+        case als(ImplicitALS)
+        case ease(EASE)
+
+        var model: any RecommenderModel {
+            switch self {
+            case .als(let m): m
+            case .ease(let m): m
+            }
+        }
+    }
+
     public var content: ContentRecommender
-    public var collaborative: ImplicitALS
+    public var collaborative: Collaborative
+    /// The learned fusion; nil: the original min–max blend with ``blend``.
+    public var fusion: LearnedFusion?
     public var blend: HybridBlend
 
-    /// Fits implicit ALS with `options` beside the content vectors; the weights are `options.blend`.
-    /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` for negative weights or both 0.
+    public init(content: ContentRecommender, collaborative: Collaborative, fusion: LearnedFusion?, blend: HybridBlend) {
+        self.content = content
+        self.collaborative = collaborative
+        self.fusion = fusion
+        self.blend = blend
+    }
+
+    /// The learned fusion (``options.hybridFusion`` nil or `.learned`) or the original design
+    /// (`.minmax`: implicit ALS blended with `options.blend`).
+    /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` for bad weights or CF options.
     public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
                            progress: (TrainingEvent) -> Void) throws -> HybridRecommender {
-        try validate(options.blend)
+        try validate(options)
         let content = try ContentRecommender.fit(data, options: options, kernels: kernels, progress: progress)
-        return HybridRecommender(content: content, collaborative: try ImplicitALS.fit(data, options: options, kernels: kernels, progress: progress),
-                                 blend: options.blend)
+        guard (options.hybridFusion ?? .learned) == .learned else {
+            return HybridRecommender(content: content, collaborative: .als(try ImplicitALS.fit(data, options: options, kernels: kernels, progress: progress)),
+                                     fusion: nil, blend: options.blend)
+        }
+        let fusion = try learnFusion(data, options: options, kernels: kernels, progress: progress)
+        progress(.line(String(format: "hybrid: %@ chosen; w_cf(n) = σ(%.2f + %.2f·ln n) (w_cf = %.2f at 10 ratings, %.2f at 100); validation NDCG@10 %.4f fused, %.4f CF alone, %.4f content alone, %d users",
+                              fusion.collaborative, fusion.a, fusion.b, fusion.cfWeight(ratings: 10), fusion.cfWeight(ratings: 100),
+                              fusion.validationNDCG, fusion.validationCF, fusion.validationContent, fusion.validationUsers)))
+        let cf = try fitCollaborative(fusion.collaborative, regularization: fusion.collaborativeRegularization, data, options: options,
+                                      kernels: kernels, progress: progress)
+        return HybridRecommender(content: content, collaborative: cf, fusion: fusion, blend: options.blend)
+    }
+
+    /// The collaborative part called `name`, with `regularization` as its λ when given (else
+    /// EASE's own default, or the options' λ for ALS).
+    static func fitCollaborative(_ name: String, regularization: Float?, _ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
+                                 progress: (TrainingEvent) -> Void) throws -> Collaborative {
+        if name == EASE.name {
+            var o = options
+            o.regularization = regularization
+            return .ease(try EASE.fit(data, options: o, kernels: kernels, progress: progress))
+        }
+        var o = options
+        if let regularization { o.regularization = regularization }
+        return .als(try ImplicitALS.fit(data, options: o, kernels: kernels, progress: progress))
+    }
+
+    /// Carves 10 % of `data`'s ratings (each user's latest, or a seeded random share: ``TrainedModel/Options/hybridValidation``), fits content and the candidate
+    /// collaborative models on the rest, and fits ``LearnedFusion`` on up to 2,000 (seeded) of the
+    /// users with a held-out liked movie.
+    static func learnFusion(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
+                            progress: (TrainingEvent) -> Void) throws -> LearnedFusion {
+        let choice = options.hybridCollaborative ?? .auto
+        let names: [String] = switch choice {
+        case .auto: data.items.count <= LearnedFusion.easeItemLimit ? [EASE.name, ImplicitALS.name] : [ImplicitALS.name]
+        case .als: [ImplicitALS.name]
+        case .ease: [EASE.name]
+        }
+        let carve = (options.hybridValidation ?? .temporal).apply(data.ratings, fraction: 0.1, seed: options.seed)
+        let inner = TrainingSet(ratings: carve.train, minRating: options.minRating)
+        var users = [LearnedFusion.ValidationUser]()
+        let held = inner.users.indices(of: carve.test.userIDs), heldItems = inner.items.indices(of: carve.test.movieIDs)
+        var relevant = [Int32: Set<Int>]()
+        for r in 0..<carve.test.count where held[r] >= 0 && heldItems[r] >= 0 && carve.test.values[r] >= options.minRating {
+            relevant[held[r], default: []].insert(Int(heldItems[r]))
+        }
+        guard !relevant.isEmpty else {
+            progress(.line("hybrid: no validation users (too few ratings per user): CF and content weighed equally"))
+            return LearnedFusion(a: 0, b: 0, collaborative: names[0],
+                                 collaborativeRegularization: names[0] == EASE.name ? options.regularization : nil)
+        }
+        var g = SeededGenerator(seed: options.seed)
+        let chosen = relevant.keys.sorted().shuffled(using: &g).prefix(2_000).sorted()
+        for u in chosen {
+            let ratings = inner.seen.range(ofRow: Int(u)).map { (item: Int(inner.seen.columns[$0]), rating: inner.seen.values[$0]) }
+            users.append(.init(query: TrainedModel.Query(user: Int(u), ratings: ratings, minRating: options.minRating),
+                               relevant: relevant[u] ?? []))
+        }
+        // Content vectors of the carve's movies, rows from the full set's aligned vectors.
+        let full = try data.requireContent(for: name)
+        var vectors = Matrix(rows: inner.items.count, cols: full.cols)
+        for (i, id) in inner.items.ids.enumerated() {
+            guard let j = data.items.index(of: id) else { continue }
+            for d in 0..<full.cols { vectors[i, d] = full[j, d] }
+        }
+        // EASE with the λ given for it (--cf ease --regularization λ), else each of easeLambdas.
+        var candidates = [(name: String, regularization: Float?, model: any RecommenderModel)]()
+        for n in names {
+            let given: [Float?] = choice == .ease && options.regularization != nil ? [options.regularization] : LearnedFusion.easeLambdas.map { $0 }
+            let lambdas: [Float?] = n != EASE.name ? [nil] : given
+            for lambda in lambdas {
+                let part = try fitCollaborative(n, regularization: lambda, inner, options: options, kernels: kernels) { _ in }
+                candidates.append((n, lambda, part.model))
+            }
+        }
+        return try LearnedFusion.fit(content: ContentRecommender(vectors: vectors), candidates: candidates, validation: users,
+                                     items: inner.items.count, kernels: kernels)
     }
 
     public static func validate(_ options: TrainedModel.Options) throws {
         try validate(options.blend)
         try ImplicitALS.validate(options)
+        if options.hybridCollaborative == .ease || (options.hybridFusion ?? .learned) == .learned { _ = try EASE(options: options) }
     }
 
     static func validate(_ blend: HybridBlend) throws {
@@ -79,21 +182,39 @@ public struct HybridRecommender: RecommenderModel {
         }
     }
 
+    /// A file with a `hybrid.fusion` section holds the learned fusion and its collaborative model;
+    /// one without it (format 2, or `--fusion minmax`) the original ALS + min–max blend.
     public static func decode(from archive: ModelArchive) throws -> HybridRecommender {
         try validate(archive.options.blend)
-        return HybridRecommender(content: try ContentRecommender.decode(from: archive), collaborative: try ImplicitALS.decode(from: archive),
-                                 blend: archive.options.blend)
+        let content = try ContentRecommender.decode(from: archive)
+        guard archive.contains("hybrid.fusion") else {
+            return HybridRecommender(content: content, collaborative: .als(try ImplicitALS.decode(from: archive)), fusion: nil, blend: archive.options.blend)
+        }
+        let fusion = try archive.json("hybrid.fusion", as: LearnedFusion.self)
+        guard fusion.a.isFinite, fusion.b.isFinite else { throw archive.bad("hybrid.fusion", "non-finite weights") }
+        let cf: Collaborative
+        switch fusion.collaborative {
+        case EASE.name: cf = .ease(try EASE.decode(from: archive))
+        case ImplicitALS.name: cf = .als(try ImplicitALS.decode(from: archive))
+        default: throw archive.bad("hybrid.fusion", "unknown collaborative model \(fusion.collaborative)")
+        }
+        return HybridRecommender(content: content, collaborative: cf, fusion: fusion, blend: archive.options.blend)
     }
 
     public func encode(into archive: inout ModelArchive) throws {
-        try collaborative.encode(into: &archive)
+        try collaborative.model.encode(into: &archive)
         try content.encode(into: &archive)
+        if let fusion { try archive.set("hybrid.fusion", json: fusion) }
     }
 
-    public var label: String { "hybrid (\(blend.contentWeight) content / \(blend.collaborativeWeight) CF)" }
+    public var label: String {
+        guard let fusion else { return "hybrid (\(blend.contentWeight) content / \(blend.collaborativeWeight) CF, min–max: the original design)" }
+        let cf = fusion.collaborative == EASE.name ? "EASE λ \(fusion.collaborativeRegularization ?? 500)" : "ALS"
+        return String(format: "hybrid (learned: %@ + content, w_cf = σ(%.1f + %.2f·ln n))", cf, fusion.a, fusion.b)
+    }
     public var explainsParts: Bool { true }
 
-    /// Both parts scored (content masked to the candidates), then blended per row.
+    /// Both parts scored (content masked to the candidates), then fused per row.
     public func score(_ block: ScoringBlock, into scores: MutableMatrixView, parts: ScoreParts?, kernels: any Kernels) throws {
         let n = scores.cols, rows = block.queries.count
         var ownContent = Matrix(rows: parts == nil ? rows : 0, cols: n)
@@ -102,22 +223,38 @@ public struct HybridRecommender: RecommenderModel {
             try ownCF.withMutableView { of in
                 let (c, f) = parts.map { ($0.content, $0.collaborative) } ?? (oc, of)
                 try content.score(block, into: c, parts: nil, kernels: kernels)
-                try collaborative.collaborativeScores(block.queries, into: f, kernels: kernels)
+                switch collaborative {
+                case .als(let als): try als.collaborativeScores(block.queries, into: f, kernels: kernels)
+                case .ease(let ease): try ease.score(block, into: f, parts: nil, kernels: kernels)
+                }
                 block.mask(c)
                 for r in 0..<rows {
-                    blend.blend(content: c.base + r * c.stride, collaborative: f.base + r * f.stride,
-                                into: scores.base + r * scores.stride, count: n)
+                    let (cr, fr, out) = (c.base + r * c.stride, f.base + r * f.stride, scores.base + r * scores.stride)
+                    if let fusion {
+                        fusion.fuse(content: cr, collaborative: fr, into: out, count: n, ratings: block.queries[r].ratings.count)
+                    } else {
+                        blend.blend(content: cr, collaborative: fr, into: out, count: n)
+                    }
                 }
             }
         }
     }
 
-    /// Content cosine and item-factor cosine, blended with the model's weights.
+    /// Content cosine and the collaborative part's similarity (item-factor cosine, or EASE's
+    /// weights), fused as for a user with 10 ratings (min–max: with the model's weights).
     public func similarItems(to item: Int, kernels: any Kernels) throws -> SimilarScores {
-        var c = content.vectors.withView { $0.cosines(toRow: item) }, f = collaborative.itemFactors.withView { $0.cosines(toRow: item) }
+        var c = content.vectors.withView { $0.cosines(toRow: item) }
+        var f: [Float] = switch collaborative {
+        case .als(let als): als.itemFactors.withView { $0.cosines(toRow: item) }
+        case .ease(let ease): try ease.similarItems(to: item, kernels: kernels).scores
+        }
         c[item] = -.infinity
         var scores = [Float](repeating: 0, count: c.count)
-        blend.blend(content: &c, collaborative: &f, into: &scores, count: c.count)
+        if let fusion {
+            fusion.fuse(content: &c, collaborative: &f, into: &scores, count: c.count, ratings: 10)
+        } else {
+            blend.blend(content: &c, collaborative: &f, into: &scores, count: c.count)
+        }
         return SimilarScores(scores: scores, content: c, collaborative: f)
     }
 

@@ -40,12 +40,7 @@ extension SVDPlusPlus: RatingPredictor {
 /// chosen. The fit costs each member twice.
 public struct RatingBlend: RatingPredictor {
     /// How the probe ratings are chosen.
-    public enum Probe: String, Sendable, Codable, CaseIterable {
-        /// Each user's latest ratings (for temporal and leave-last-out tests).
-        case temporal
-        /// A seeded random share of all ratings (for random splits and folds).
-        case random
-    }
+    public typealias Probe = Carve
 
     public var members: [any RatingPredictor]
     public var probe: Probe

@@ -29,7 +29,15 @@ public struct TrainedModel: Sendable {
         public var seed: UInt64 = 0
         /// Ratings ≥ this are the positives (ALS input, EASE input, the user's liked movies).
         public var minRating: Float = 4
+        /// The original hybrid design's weights (used with `hybridFusion` `.minmax`).
         public var blend = HybridBlend()
+        /// How the hybrid fuses its parts (nil: ``HybridFusionMode/learned``).
+        public var hybridFusion: HybridFusionMode?
+        /// The hybrid's collaborative model (nil: ``HybridCollaborative/auto``).
+        public var hybridCollaborative: HybridCollaborative?
+        /// How the learned hybrid carves its validation ratings (nil: ``Carve/temporal``, each user's
+        /// latest 10 %; `evaluate` matches it to the split).
+        public var hybridValidation: Carve?
         /// The sequence model's architecture and training.
         public var sequence = SequenceRecommender.Configuration()
         public init() {}
