@@ -102,6 +102,10 @@ public struct DatasetFiles: Sendable, Equatable {
             genomeTags: find(["genome-tags.csv", "genome_tags.csv"]))
     }
 
+    /// Whether `url` names a readable file: a regular file, or an entry of a zip archive
+    /// (`ml-100k.zip/ml-100k/u1.base`).
+    public static func exists(_ url: URL) -> Bool { (try? DataInput.open(url)) != nil }
+
     /// The dialect and whether the files have header lines.
     var dialect: Dialect {
         switch format {

@@ -154,11 +154,13 @@ struct Evaluate: ParsableCommand {
     }
 }
 
-/// ML-100K's five given splits, `u1.base`/`u1.test` … `u5.base`/`u5.test` in `folder`.
-func ml100kFolds(in folder: URL, threads: Int) throws -> [RatingSplit] {
-    try (1...5).map { k in
+/// ML-100K's five given splits, `u1.base`/`u1.test` … `u5.base`/`u5.test` in `data` (a folder, or
+/// the folder inside a zip archive that holds the ratings, as `ml-100k.zip` ships them).
+func ml100kFolds(in data: URL, threads: Int) throws -> [RatingSplit] {
+    let folder = (try? DatasetFiles.discover(in: data).directory) ?? data
+    return try (1...5).map { k in
         let base = folder.appendingPathComponent("u\(k).base"), test = folder.appendingPathComponent("u\(k).test")
-        for url in [base, test] where !FileManager.default.fileExists(atPath: url.path) {
+        for url in [base, test] where !DatasetFiles.exists(url) {
             throw MovieLensError.missingFile(kind: "ML-100K fold", directory: folder.path, lookedFor: (1...5).flatMap { ["u\($0).base", "u\($0).test"] })
         }
         return RatingSplit(train: try Ratings.load(base, format: .ml100k, threads: threads).0,
@@ -247,6 +249,7 @@ func printEvaluation(_ report: EvaluationSuite.Report) {
     }
     guard !report.rating.isEmpty else { return }
     print("")
+    guard report.test > 0 else { return print("rating prediction: no test ratings to score") }
     print(renderTable(header: ["rating prediction (every test rating)", "RMSE", "MAE"],
                       rows: report.rating.map { [$0.model, String(format: "%.4f", $0.rmse), String(format: "%.4f", $0.mae)] }, rightAligned: [1, 2]))
 }

@@ -58,7 +58,15 @@ struct Recommend: ParsableCommand {
         let trained = try TrainedModel.load(from: URL(fileURLWithPath: model))
         let query = try ratings.map { try trained.query(ratings: try parseRatings($0), watched: movie) }
             ?? trained.query(userID: user ?? 0, watched: movie)
-        try printRanked(try trained.recommend(query, count: k, includeSeen: includeSeen, kernels: try kernelOptions.kernels()),
-                        json: json, titleOf: trained.title)
+        let list = try trained.recommend(query, count: k, includeSeen: includeSeen, kernels: try kernelOptions.kernels())
+        if !json {
+            print(trained.model.label)
+            if let fusion = (trained.model as? HybridRecommender)?.fusion {
+                let w = fusion.cfWeight(ratings: query.ratings.count)
+                print(String(format: "this user's %d ratings: score = %.2f · CF + %.2f · content (each z-scored over the candidates)",
+                             query.ratings.count, w, 1 - w))
+            }
+        }
+        try printRanked(list, json: json, titleOf: trained.title)
     }
 }

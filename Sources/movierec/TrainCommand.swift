@@ -14,8 +14,10 @@ struct Train: ParsableCommand {
         skip what a user has seen. The file is versioned, checksummed and written atomically.
 
         Models: als (implicit ALS, confidence 1 + α·rating), ease (EASE; its weights take items² \
-        floats), content (cosine of the content vectors to the user's profile), hybrid (content cosine blended with implicit ALS: --content-weight / --cf-weight, each \
-        part min-max scaled to [0, 1] over the candidates of each query), rnn (LSTM next-movie model: \
+        floats), content (cosine of the content vectors to the user's profile), hybrid (content cosine fused with EASE or ALS: per-user z-scores, a CF weight \
+        σ(a + b·ln n) for a user with n ratings and the CF model chosen on a validation carve of the \
+        training ratings; --fusion minmax is the original design: ALS, --content-weight / --cf-weight, \
+        each part min-max scaled over the candidates of each query), rnn (LSTM next-movie model: \
         embedding → LSTM → dropout → softmax over all movies, trained with Adam on each user's history \
         ordered by time; --sequence-mode windows, the default, predicts every movie of a history once \
         from up to --sequence-length − 1 movies before it, in windows whose ends are --window-step apart; \

@@ -19,7 +19,8 @@ struct Tune: ParsableCommand {
         Default search spaces:
           als: factors 32, 64, 128 × regularization 0.01, 0.05, 0.1, 0.5, 1 × alpha 0.5, 1, 2, 5, 10
           ease: regularization 50, 100, 200, 300, 500, 750, 1000, 2000
-          hybrid: content-weight 0, 0.05, 0.1, 0.2, 0.5, 0.8 × cf-weight 0.2, 1
+          hybrid: content-weight 0, 0.05, 0.1, 0.2, 0.5, 0.8 × cf-weight 0.2, 1 (the original
+            min-max design, which setting a weight selects; the learned fusion fits its own)
           rnn: learning-rate 0.001, 0.003, 0.01 × sequence-length 20, 50
         Other options (--iterations, --epochs, …) set what every trial starts from.
 

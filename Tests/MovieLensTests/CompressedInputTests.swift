@@ -59,6 +59,7 @@ struct CompressedInputTests {
         #expect(zipped.ratings == plain.ratings && zipped.ratings.count == 32)
         #expect(zipped.movies == plain.movies && zipped.tags == plain.tags)
         #expect(zipped.reports.first?.file == "ml-tiny.zip/ml-tiny/ratings.csv")
+        #expect(DatasetFiles.exists(zip.appendingPathComponent("ml-tiny/tags.csv")) && !DatasetFiles.exists(zip.appendingPathComponent("ml-tiny/u1.base")))
     }
 
     @Test("stored entries at the archive's root; tiny chunks put line seams everywhere")

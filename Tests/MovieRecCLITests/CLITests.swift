@@ -123,7 +123,7 @@ struct CLITests {
         let rows = try JSONSerialization.jsonObject(with: Data(rec.stdout.utf8)) as? [[String: Any]]
         #expect(rows?.count == 4 && rows?.allSatisfy { $0["becauseOf"] as? Int == 296 && $0["content"] != nil } == true, "\(rec.stderr)")
         let fold = try run(["recommend", "--model", model, "--ratings", "296:5,318:4.5", "-k", "3"])
-        #expect(fold.status == 0 && fold.stdout.contains("because of"), "\(fold.stderr)")
+        #expect(fold.status == 0 && fold.stdout.contains("because of") && fold.stdout.contains("hybrid (learned: ALS") && fold.stdout.contains("· CF +"), "\(fold.stdout) \(fold.stderr)")
         #expect(try run(["recommend", "--model", model, "--ratings", "296:five"]).status == 1)
         #expect(try run(["recommend", "--model", model, "--ratings", "123456789:5"]).status == 2)
         let out = dir.appendingPathComponent("recs.csv").path

@@ -18,8 +18,12 @@ public enum HyperParameter: String, Sendable, Codable, CaseIterable {
         case .regularization: o.regularization = Float(value)
         case .alpha: o.alpha = Float(value)
         case .iterations: o.iterations = Int(value)
-        case .contentWeight: o.blend.contentWeight = Float(value)
-        case .cfWeight: o.blend.collaborativeWeight = Float(value)
+        case .contentWeight:   // the weights belong to the original design (the learned fusion fits its own)
+            o.blend.contentWeight = Float(value)
+            o.hybridFusion = .minmax
+        case .cfWeight:
+            o.blend.collaborativeWeight = Float(value)
+            o.hybridFusion = .minmax
         case .learningRate: o.sequence.learningRate = Float(value)
         case .sequenceLength:
             o.sequence.length = Int(value)
@@ -117,7 +121,9 @@ public struct Tuner: Sendable {
     /// The search space used unless another is given:
     /// - als: factors 32, 64, 128 × λ 0.01, 0.05, 0.1, 0.5, 1 × α 0.5, 1, 2, 5, 10
     /// - ease: λ 50, 100, 200, 300, 500, 750, 1000, 2000
-    /// - hybrid: content weight 0, 0.05, 0.1, 0.2, 0.5, 0.8 × CF weight 0.2, 1
+    /// - hybrid: content weight 0, 0.05, 0.1, 0.2, 0.5, 0.8 × CF weight 0.2, 1 — the original
+    ///   min–max design's weights (setting them selects `--fusion minmax`; the learned fusion fits
+    ///   its own weights and CF model on a validation carve)
     /// - rnn: learning rate 0.001, 0.003, 0.01 × sequence length 20, 50
     /// - anything else (content): nothing to search.
     public static func defaultSpace(for model: String) -> [Dimension] {
