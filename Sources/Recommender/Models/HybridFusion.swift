@@ -66,11 +66,18 @@ public struct LearnedFusion: Sendable, Codable, Hashable {
     }
 
     /// The collaborative weight for a user with `n` ratings.
-    public func cfWeight(ratings n: Int) -> Float {
-        Self.sigmoid(a + b * Float(log(Double(max(1, n)))))
+    public func cfWeight(ratings n: Int) -> Float { Self.cfWeight(a: a, b: b, ratings: n) }
+
+    /// `σ(a + b·ln n)`.
+    static func cfWeight(a: Float, b: Float, ratings n: Int) -> Float {
+        1 / (1 + exp(-(a + b * Float(log(Double(max(1, n)))))))
     }
 
-    static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+    /// `out = w·collaborative + (1 − w)·content`, −∞ where `content` is (the masked candidates).
+    static func mix(content: UnsafePointer<Float>, collaborative: UnsafePointer<Float>, weight w: Float,
+                    into out: UnsafeMutablePointer<Float>, count n: Int) {
+        for i in 0..<n { out[i] = content[i] == -.infinity ? -.infinity : w * collaborative[i] + (1 - w) * content[i] }
+    }
 
     /// `x ← (x − mean) / sd` over the entries where `mask` is finite (all 0 if they are equal).
     /// - Complexity: O(n).
@@ -95,8 +102,7 @@ public struct LearnedFusion: Sendable, Codable, Hashable {
                      into out: UnsafeMutablePointer<Float>, count n: Int, ratings: Int) {
         Self.zScore(content, n, mask: content)
         Self.zScore(collaborative, n, mask: UnsafePointer(content))
-        let w = cfWeight(ratings: ratings)
-        for i in 0..<n { out[i] = content[i] == -.infinity ? -.infinity : w * collaborative[i] + (1 - w) * content[i] }
+        Self.mix(content: content, collaborative: collaborative, weight: cfWeight(ratings: ratings), into: out, count: n)
     }
 
     /// One validation user: its query in the carve's training part and its held-out liked items.
@@ -149,11 +155,10 @@ public struct LearnedFusion: Sendable, Codable, Hashable {
                                 figures.reserveCapacity(grid.count + 1)
                                 let n = user.query.ratings.count
                                 for (a, b) in grid {
-                                    let w = sigmoid(a + b * Float(log(Double(max(1, n)))))
-                                    for i in 0..<items { fused[i] = cRow[i] == -.infinity ? -.infinity : w * fRow[i] + (1 - w) * cRow[i] }
+                                    mix(content: cRow, collaborative: fRow, weight: cfWeight(a: a, b: b, ratings: n), into: fused, count: items)
                                     figures.append(ndcg(fused, items, user.relevant))
                                 }
-                                for i in 0..<items { fused[i] = cRow[i] == -.infinity ? -.infinity : fRow[i] }
+                                mix(content: cRow, collaborative: fRow, weight: 1, into: fused, count: items)   // CF alone
                                 figures.append(ndcg(fused, items, user.relevant))
                                 outBox.pointer[r] = figures
                             }
