@@ -59,8 +59,8 @@ public protocol Kernels: Sendable {
     func choleskySolve(factor: MatrixView, _ b: MutableMatrixView) throws
 
     /// In-place inverse of a symmetric positive-definite matrix through its Cholesky factor
-    /// (LAPACK `spotrf` + `spotri`, or `L⁻¹` by substitution and `L⁻ᵀ·L⁻¹` by GEMM); both triangles
-    /// of the result are written.
+    /// (LAPACK `spotrf` + `spotri`, or `L⁻¹` by substitution and `L⁻ᵀ·L⁻¹` by GEMM). Only the lower
+    /// triangle of `a` is read; both triangles of the result are written.
     /// - Throws: ``LinearAlgebraError/notPositiveDefinite(order:minor:system:)``.
     /// - Complexity: O(n³).
     func choleskyInverse(_ a: MutableMatrixView) throws

@@ -6,7 +6,7 @@ import LinearAlgebra
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmark MovieRec's steps on OpenBLAS and on pure Swift, side by side in one run.",
-        subcommands: [BenchPipeline.self, BenchKernels.self, BenchLoad.self, BenchALS.self, BenchContent.self],
+        subcommands: [BenchPipeline.self, BenchKernels.self, BenchLoad.self, BenchALS.self, BenchEASE.self, BenchContent.self],
         defaultSubcommand: BenchPipeline.self)
 }
 

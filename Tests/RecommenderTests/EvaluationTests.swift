@@ -218,7 +218,7 @@ struct EASETests {
         }
         for kernels in allKernels {
             var model = EASE(regularization: Float(lambda))
-            try model.fit(x, kernels: kernels, blockRows: 3)
+            try model.fit(x, kernels: kernels)
             for i in 0..<n {
                 for j in 0..<n {
                     let expected = i == j ? 0 : -inv[i][j] / inv[j][j]
@@ -228,6 +228,38 @@ struct EASETests {
             var scores = [Float](repeating: 0, count: n)
             model.scores(positives: [0, 1], into: &scores)
             #expect(abs(scores[2] - (model.weights[0, 2] + model.weights[1, 2])) < 1e-6)
+        }
+    }
+}
+
+@Suite("EASE Gram matrix")
+struct EASEGramTests {
+    @Test("the sparse lower Gram equals brute-force co-occurrence counts on any thread count; repeats count once")
+    func sparseGram() throws {
+        var g = SeededGenerator(seed: 5)
+        let users = 60, items = 37
+        var rows = [Int32](), cols = [Int32]()
+        for u in 0..<users {
+            let count = Int(g.next() % 12)
+            for _ in 0..<count { rows.append(Int32(u)); cols.append(Int32(g.next() % UInt64(items))) }
+        }
+        // A repeated (user, item) entry stays in the matrix and must still count once.
+        rows.append(0); cols.append(3); rows.append(0); cols.append(3)
+        let x = SparseMatrix(rows: users, cols: items, rowIndices: rows, colIndices: cols,
+                             values: [Float](repeating: 1, count: rows.count))
+        var expected = [[Float]](repeating: [Float](repeating: 0, count: items), count: items)
+        for u in 0..<users {
+            let set = Set(x.range(ofRow: u).map { Int(x.columns[$0]) })
+            for i in set { for j in set where j <= i { expected[i][j] += 1 } }
+        }
+        for threads in [1, 2, 3] {
+            var m = Matrix(rows: items, cols: items)
+            m.withMutableView { EASE.gramLower(x, into: $0, threads: threads) }
+            for i in 0..<items {
+                for j in 0..<items {
+                    #expect(m[i, j] == (j <= i ? expected[i][j] : 0), "threads \(threads) G[\(i)][\(j)]")
+                }
+            }
         }
     }
 }

@@ -10,7 +10,9 @@ extension EASE: RecommenderModel {
                            progress: (TrainingEvent) -> Void) throws -> EASE {
         var ease = try EASE(options: options)
         progress(.line("EASE: \(data.items.count)² weights = \(EASE.memoryBytes(items: data.items.count) / 1_048_576) MiB"))
-        try ease.fit(data.positives, kernels: kernels)
+        try ease.fit(data.positives, kernels: kernels) { stage, seconds in
+            progress(.line("EASE \(stage): \(String(format: "%.1f", seconds)) s"))
+        }
         return ease
     }
 
