@@ -11,7 +11,11 @@ let model = try TrainedModel.train(HybridRecommender.self, ratings: data.ratings
                                    content: data.content, kernels: kernels)
 let top = try model.recommend(user: 1, k: 5, movie: 296)             // [Recommendation]: id, title, score, parts, because of
 print(top.map(\.title))
-let early = try model.recommend(user: 1, k: 5, filter: { $0 < 1000 }) // only the movie ids the filter accepts
+var nineties = ItemFilter()                                           // applied before the top k
+nineties.genres = ["Comedy"]
+nineties.years = 1990...1999
+let early = try model.recommend(user: 1, k: 5, filter: nineties, diversity: 0.3)   // MMR over content
+print(early.map { $0.explanation?.summary(because: $0.becauseOf.map(model.title)) ?? "" })
 let many = try model.recommend(users: [1, 2, 3], k: 10, kernels: kernels)
 let newcomer = try model.recommend(try model.query(ratings: [(296, 5), (318, 4.5)]), count: 10)
 let alike = try model.similarItems(1, k: 10)

@@ -8,6 +8,7 @@ import Recommender
 enum SplitChoice: String, ExpressibleByArgument, CaseIterable {
     case temporal, loo, random, folds
     case ml100kFolds = "ml100k-folds"
+    case coldItems = "cold-items"
 
     /// The single split, nil for a cross-validation.
     var single: EvaluationSuite.Split? { EvaluationSuite.Split(rawValue: rawValue) }
@@ -21,7 +22,10 @@ struct Evaluate: ParsableCommand {
         ratings put their last 20 % in test — the peers harness's split), loo (each user's last \
         rating), random (seeded, 20 % of ratings), folds (--folds K: ratings in a seeded order, \
         rating i in test fold i mod K; every fold and the mean ± sd over folds are printed), \
-        ml100k-folds (ML-100K's u1.base…u5.test in --data, as they are). Relevant = test ratings ≥ --relevant (default 4; \
+        ml100k-folds (ML-100K's u1.base…u5.test in --data, as they are), cold-items (a seeded 20 % \
+        of the movies held out of training entirely; each user's relevant held-out movies ranked \
+        among all held-out movies, the LightFM protocol: R@10, NDCG@10 and AUC for the models that \
+        read content and a random ranking). Relevant = test ratings ≥ --relevant (default 4; \
         with loo every held-out movie is relevant: it is the next-movie task). Candidates = every \
         train movie the user has not rated; no sampled negatives. Models: popularity, als (implicit \
         ALS), ease, content (content cosine to the user's profile alone), hybrid, rnn (LSTM); then \
@@ -39,7 +43,9 @@ struct Evaluate: ParsableCommand {
         Every ranking metric is printed with its 95 % interval over users (normal approximation: mean \
         ± 1.96·s/√n). --compare MODEL adds, for every other model, the mean per-user difference and \
         the two-sided p-value of a paired t-test over the same users: p < 0.05 means the difference \
-        is unlikely to be chance.
+        is unlikely to be chance. Models with content vectors (content, hybrid) also print the \
+        accuracy–diversity trade-off: their lists re-ranked by maximal marginal relevance at each λ of \
+        --diversity-tradeoff (NDCG@10 and R@10 against genre diversity and coverage).
 
         Examples:
           movierec evaluate --data data/ml-latest-small
@@ -74,6 +80,10 @@ struct Evaluate: ParsableCommand {
     @Option(help: ArgumentHelp("SVD++ settings as name=value pairs, comma-separated (e.g. factors=50,time=false).",
                                discussion: "Names: " + SVDPlusPlus.settingNames.map { "\($0.key) (\($0.value))" }.joined(separator: ", ") + "."))
     var svdpp = ""
+    @Option(help: "Diversity re-ranking λ in [0, 1] of the models with content vectors (content, hybrid): maximal marginal relevance (0 = off).")
+    var diversity: Float = 0
+    @Option(help: "The λ of the accuracy–diversity trade-off printed for those models, comma-separated (none: no trade-off).")
+    var diversityTradeoff = "0,0.1,0.3,0.5"
     @OptionGroup var kernelOptions: KernelOptions
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Flag(help: "No progress lines.") var quiet = false
@@ -103,6 +113,13 @@ struct Evaluate: ParsableCommand {
             do { try suite.svdPlusPlus.set(parts[0], to: parts[1]) } catch { throw ValidationError("--svdpp: \(error)") }
         }
         do { try suite.svdPlusPlus.validate() } catch { throw ValidationError("--svdpp: \(error)") }
+        suite.diversity = diversity
+        suite.diversityTradeoff = try diversityTradeoff.lowercased() == "none" ? [] : diversityTradeoff.split(separator: ",").map { text in
+            guard let lambda = Float(text.trimmingCharacters(in: .whitespaces)), lambda.isFinite, (0...1).contains(lambda) else {
+                throw ValidationError("--diversity-tradeoff: '\(text)' is not a λ between 0 and 1")
+            }
+            return lambda
+        }
         return suite
     }
 
@@ -216,6 +233,14 @@ final class EvaluationProgress {
 /// Prints an evaluation's ranking table, the metrics' 95 % intervals, the paired tests against the
 /// compared model if any, and the rating-prediction table.
 func printEvaluation(_ report: EvaluationSuite.Report) {
+    if let cold = report.coldItems {
+        print("cold-items split: \(report.items) movies held out of training; \(report.train) train / \(report.test) test ratings; \(cold.first?.metrics.users ?? 0) users ranked the held-out movies")
+        let g = { (m: MeanInterval) in String(format: "%.4f ± %.4f", m.mean, m.halfWidth) }
+        print(renderTable(header: ["model (held-out movies ranked among themselves)", "R@10", "NDCG@10", "AUC"],
+                          rows: cold.map { [$0.model, g($0.metrics.recallAt10), g($0.metrics.ndcgAt10), g($0.metrics.auc)] },
+                          rightAligned: [1, 2, 3]))
+        return
+    }
     print("\(report.split) split: \(report.train) train / \(report.test) test ratings; \(report.ranking.first?.metrics.users ?? 0) users evaluated over \(report.items) movies")
     if report.testRowsWithUnknownUser + report.testRowsWithUnknownMovie > 0 {
         print("test rows not in train: \(report.testRowsWithUnknownUser) of unknown users, \(report.testRowsWithUnknownMovie) of unknown movies (counted as misses where they cannot be ranked)")
@@ -246,6 +271,17 @@ func printEvaluation(_ report: EvaluationSuite.Report) {
         }
         print(renderTable(header: ["minus \(compared), paired t-test"] + metrics.map(\.heading), rows: rows,
                           rightAligned: Set(1...metrics.count)))
+    }
+    let tradeoffs = report.ranking.filter { !($0.tradeoff ?? []).isEmpty }
+    if !tradeoffs.isEmpty {
+        print("")
+        print(renderTable(header: ["diversity re-ranking (MMR over content vectors)", "λ", "NDCG@10", "R@10", "divers", "cover"],
+                          rows: tradeoffs.flatMap { r in
+                              (r.tradeoff ?? []).map { p in
+                                  [r.model, String(format: "%.1f", p.lambda), f(p.ndcgAt10), f(p.recallAt10), f(p.diversity), f(p.coverage)]
+                              }
+                          },
+                          rightAligned: [1, 2, 3, 4, 5]))
     }
     guard !report.rating.isEmpty else { return }
     print("")

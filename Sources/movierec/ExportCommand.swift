@@ -21,6 +21,7 @@ struct Export: ParsableCommand {
           movierec export --model /tmp/hybrid.model --out /tmp/recs.csv -k 10
           movierec export --model /tmp/als.model --out /tmp/recs.jsonl --format jsonl --titles
           movierec export --model /tmp/als.model --out /tmp/some.csv --users /tmp/users.txt
+          movierec export --model /tmp/hybrid.model --out /tmp/recs.csv --exclude-genres Horror --only @/tmp/catalogue.txt
         """)
 
     @Option(help: "Model file written by movierec train.") var model: String
@@ -31,13 +32,14 @@ struct Export: ParsableCommand {
     @Flag(help: "Keep movies the user has already rated.") var includeSeen = false
     @Flag(help: "Add each movie's title.") var titles = false
     @Option(help: "Users per block.") var blockSize = 256
+    @OptionGroup var listOptions: ListOptions
     @OptionGroup var kernelOptions: KernelOptions
     @Flag(help: "No progress bar.") var quiet = false
     @Flag(help: "Print the report as JSON.") var json = false
 
     func validate() throws {
         guard k > 0, blockSize > 0 else { throw ValidationError("-k and --block-size must be positive") }
-        try refuseOverwriting(inputs: [model] + (users.map { [$0] } ?? []), output: out)
+        try refuseOverwriting(inputs: [model] + (users.map { [$0] } ?? []) + listOptions.inputFiles, output: out)
     }
 
     func run() throws {
@@ -53,7 +55,8 @@ struct Export: ParsableCommand {
             subset = known
         }
         let kernels = try kernelOptions.kernels()
-        let exporter = BatchExport(count: k, format: format, includeSeen: includeSeen, titles: titles, blockSize: blockSize)
+        let exporter = BatchExport(count: k, format: format, includeSeen: includeSeen, titles: titles, blockSize: blockSize,
+                                   filter: try listOptions.filter(), diversity: listOptions.diversity)
         let bar = ProgressBar(label: "export", unit: "users", quiet: quiet || json)
         let report = try exporter.write(trained, users: subset, to: URL(fileURLWithPath: out), kernels: kernels) { done, total in
             bar.update(done, of: total)

@@ -124,3 +124,41 @@ extension HybridFusionMode: ExpressibleByArgument {}
 extension HybridCollaborative: ExpressibleByArgument {}
 extension SequenceRecommender.LearningRateSchedule: ExpressibleByArgument {}
 extension NextMovieNetwork.Initialisation: ExpressibleByArgument {}
+
+/// Which movies a list may hold and how diverse it is: `recommend` and `export`.
+struct ListOptions: ParsableArguments {
+    @Option(help: "Keep only movies with at least one of these genres (comma-separated, any case).") var genres: String?
+    @Option(help: "Leave out movies with any of these genres (comma-separated).") var excludeGenres: String?
+    @Option(help: "Keep only movies from these years: 1990-1999, 1995, 1990- or -1999 (the year in the title).") var years: String?
+    @Option(help: "Leave out these movie ids: 1,2,3 or @FILE (ids separated by commas, spaces or lines).") var exclude: String?
+    @Option(help: "Recommend only from these movie ids (an allow-list): 1,2,3 or @FILE.") var only: String?
+    @Option(help: "Diversity re-ranking λ in [0, 1]: maximal marginal relevance over the content vectors (hybrid and content models; 0 = off).")
+    var diversity: Float = 0
+
+    /// The filter the options describe (nil when none is given).
+    /// - Throws: ``ValidationError`` naming a bad value.
+    func filter() throws -> ItemFilter? {
+        var f = ItemFilter()
+        do {
+            if let genres { f.genres = try ItemFilter.parseGenres(genres, option: "--genres") }
+            if let excludeGenres { f.excludedGenres = try ItemFilter.parseGenres(excludeGenres, option: "--exclude-genres") }
+            if let years { f.years = try ItemFilter.parseYears(years) }
+            if let exclude { f.excluded = try ItemFilter.parseIDs(exclude, option: "--exclude") }
+            if let only { f.only = try ItemFilter.parseIDs(only, option: "--only") }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        return f.isEmpty ? nil : f
+    }
+
+    /// Every value checked before any work.
+    func validate() throws {
+        _ = try filter()
+        guard diversity.isFinite, (0...1).contains(diversity) else {
+            throw ValidationError("--diversity must be between 0 and 1 (0 = off), got \(diversity)")
+        }
+    }
+
+    /// The id files given with @ (inputs an output must not overwrite).
+    var inputFiles: [String] { [exclude, only].compactMap { $0 }.filter { $0.hasPrefix("@") }.map { String($0.dropFirst()) } }
+}

@@ -27,26 +27,30 @@ func printRanked(_ list: [Recommendation], json: Bool, titleOf: (Int32) -> Strin
     guard json else { return printRanked(list, titleOf: titleOf) }
     struct Row: Encodable {
         var rank: Int; var movieId: Int32; var title: String; var score: Float
-        var content: Float?; var collaborative: Float?; var becauseOf: Int32?
+        var content: Float?; var collaborative: Float?; var becauseOf: Int32?; var explanation: Explanation?
     }
     print(try jsonText(list.enumerated().map { i, r in
-        Row(rank: i + 1, movieId: r.movieID, title: r.title, score: r.score, content: r.content, collaborative: r.collaborative, becauseOf: r.becauseOf)
+        Row(rank: i + 1, movieId: r.movieID, title: r.title, score: r.score, content: r.content, collaborative: r.collaborative,
+            becauseOf: r.becauseOf, explanation: r.explanation)
     }))
 }
 
 /// Prints ranked movies as a table: the parts and the movie behind each when the model has them.
 func printRanked(_ list: [Recommendation], titleOf: (Int32) -> String) {
-    let parts = list.contains { $0.content != nil }, because = list.contains { $0.becauseOf != nil }
+    let parts = list.contains { $0.content != nil }, because = list.contains { $0.becauseOf != nil || $0.explanation != nil }
     let f = { (x: Float?) in x.map { String(format: "%.4f", $0) } ?? "" }
     var header = ["rank", "movieId", "score"]
     if parts { header += ["content", "cf"] }
     header.append("title")
-    if because { header.append("because of") }
+    if because { header.append("why") }
     let rows = list.enumerated().map { i, r -> [String] in
         var row = ["\(i + 1)", "\(r.movieID)", f(r.score)]
         if parts { row += [f(r.content), f(r.collaborative)] }
         row.append(r.title)
-        if because { row.append(r.becauseOf.map { "\($0) \(titleOf($0))" } ?? "") }
+        if because {
+            let title = r.becauseOf.map { "\($0) \(titleOf($0))" }
+            row.append(r.explanation.map { $0.summary(because: title) } ?? title ?? "")
+        }
         return row
     }
     print(renderTable(header: header, rows: rows, rightAligned: parts ? [0, 1, 2, 3, 4] : [0, 1, 2]))

@@ -31,12 +31,16 @@ struct Recommend: ParsableCommand {
         profile (their movies rated ≥ the model's min rating); the LSTM reads it as the latest movie. --ratings describes a new user: their \
         factors are folded into the trained item factors with one solve, no retraining. Hybrid rows \
         show the scaled content and CF parts and the movie that drove the content part. An unknown \
-        user or movie id is an error (exit code 2) that names the nearest known ids.
+        user or movie id is an error (exit code 2) that names the nearest known ids. The filters \
+        (--genres, --exclude-genres, --years, --exclude, --only) act before the top -k, so the list \
+        is short only when fewer movies pass; --diversity re-ranks the best max(100, 5k) by maximal \
+        marginal relevance.
 
         Examples:
           movierec recommend --model /tmp/hybrid.model --user 1 --movie 296 -k 5
           movierec recommend --model /tmp/hybrid.model --ratings "296:5,318:4.5,593:4" -k 10
           movierec recommend --model /tmp/als.model --user 42 --json
+          movierec recommend --model /tmp/hybrid.model --user 1 --genres Comedy --years 1990-1999 --diversity 0.3
         """)
 
     @Option(help: "Model file written by movierec train.") var model: String
@@ -45,6 +49,7 @@ struct Recommend: ParsableCommand {
     @Option(help: "The movie the user just watched.") var movie: Int32?
     @Option(name: .short, help: "How many movies.") var k = 5
     @Flag(help: "Keep movies the user has already rated.") var includeSeen = false
+    @OptionGroup var listOptions: ListOptions
     @OptionGroup var kernelOptions: KernelOptions
     @Flag(help: "Print JSON.") var json = false
 
@@ -58,7 +63,8 @@ struct Recommend: ParsableCommand {
         let trained = try TrainedModel.load(from: URL(fileURLWithPath: model))
         let query = try ratings.map { try trained.query(ratings: try parseRatings($0), watched: movie) }
             ?? trained.query(userID: user ?? 0, watched: movie)
-        let list = try trained.recommend(query, count: k, includeSeen: includeSeen, kernels: try kernelOptions.kernels())
+        let list = try trained.recommend(query, count: k, includeSeen: includeSeen, filter: try listOptions.filter(),
+                                         diversity: listOptions.diversity, kernels: try kernelOptions.kernels())
         if !json {
             print(trained.model.label)
             if let fusion = (trained.model as? HybridRecommender)?.fusion {

@@ -123,7 +123,25 @@ struct CLITests {
         let rows = try JSONSerialization.jsonObject(with: Data(rec.stdout.utf8)) as? [[String: Any]]
         #expect(rows?.count == 4 && rows?.allSatisfy { $0["becauseOf"] as? Int == 296 && $0["content"] != nil } == true, "\(rec.stderr)")
         let fold = try run(["recommend", "--model", model, "--ratings", "296:5,318:4.5", "-k", "3"])
-        #expect(fold.status == 0 && fold.stdout.contains("because of") && fold.stdout.contains("hybrid (learned: ALS") && fold.stdout.contains("· CF +"), "\(fold.stdout) \(fold.stderr)")
+        #expect(fold.status == 0 && fold.stdout.contains("why") && fold.stdout.contains("(w 0.") && fold.stdout.contains(" · like ")
+                && fold.stdout.contains("hybrid (learned: ALS") && fold.stdout.contains("· CF +"), "\(fold.stdout) \(fold.stderr)")
+        // Filters act before the top k; diversity re-ranks; bad values exit 1 naming the value.
+        let filtered = try run(["recommend", "--model", model, "--user", "1", "-k", "5", "--genres", "comedy", "--years", "1990-1999",
+                                "--exclude-genres", "Horror", "--diversity", "0.3", "--json"])
+        let kept = try JSONSerialization.jsonObject(with: Data(filtered.stdout.utf8)) as? [[String: Any]]
+        #expect(filtered.status == 0 && kept?.count == 5, "\(filtered.stderr)")
+        #expect(kept?.allSatisfy { ($0["title"] as? String)?.contains("(199") == true } == true, "\(filtered.stdout)")
+        let badYears = try run(["recommend", "--model", model, "--user", "1", "--years", "2000-1990"])
+        #expect(badYears.status == 1 && badYears.stderr.contains("2000-1990"))
+        let badGenre = try run(["recommend", "--model", model, "--user", "1", "--genres", "Westerns"])
+        #expect(badGenre.status == 1 && badGenre.stderr.contains("Westerns"), "\(badGenre.stderr)")
+        let idFile = dir.appendingPathComponent("ids.txt").path
+        try "1\n2\nthree\n".write(toFile: idFile, atomically: true, encoding: .utf8)
+        let badIDs = try run(["recommend", "--model", model, "--user", "1", "--only", "@" + idFile])
+        #expect(badIDs.status == 1 && badIDs.stderr.contains("ids.txt:3:1"), "\(badIDs.stderr)")
+        try "296\n318\n593\n".write(toFile: idFile, atomically: true, encoding: .utf8)
+        let only = try run(["recommend", "--model", model, "--ratings", "1:5", "-k", "5", "--only", "@" + idFile, "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(only.stdout.utf8)) as? [[String: Any]])?.compactMap { $0["movieId"] as? Int }.sorted() == [296, 318, 593])
         #expect(try run(["recommend", "--model", model, "--ratings", "296:five"]).status == 1)
         #expect(try run(["recommend", "--model", model, "--ratings", "123456789:5"]).status == 2)
         let out = dir.appendingPathComponent("recs.csv").path
@@ -142,7 +160,7 @@ struct CLITests {
         #expect(session.status == 0, "\(session.stderr)")
         #expect(session.stdout.contains("is not a user id") && session.stdout.contains("nearest known: 610"))
         #expect(session.stdout.contains("no title contains 'xyzzy'") && session.stdout.contains("titles match"))
-        #expect(session.stdout.contains("because of") && session.stdout.contains("1 Toy Story (1995)"))
+        #expect(session.stdout.contains("why") && session.stdout.contains("1 Toy Story (1995)"))
 
         // Interrupt an export (one user per block, so it runs long enough) once its temporary file
         // exists: SIGTERM removes the temporary; after SIGKILL the next export to it removes it.

@@ -151,7 +151,7 @@ struct LearnedFusionTests {
         let noise = ContentRecommender(vectors: try Matrix(rows: 40, cols: 3, elements: (0..<120).map { _ in Float(g.nextGaussian()) }))
         let right = FixedScores(scores: (0..<40).map { (5..<10).contains($0) ? 1 : Float($0) / 1000 })
         let wrong = FixedScores(scores: (0..<40).map { Float($0) })   // 39, 38, … first: no hit
-        let fusion = try LearnedFusion.fit(content: noise, candidates: [("als", nil, wrong), ("ease", 100, right)], validation: users,
+        let fusion = try LearnedFusion.fit(content: noise, candidates: [.init(name: "als", regularization: nil, sideWeight: nil, model: wrong), .init(name: "ease", regularization: 100, sideWeight: nil, model: right)], validation: users,
                                            items: 40, kernels: SwiftKernels(threads: 1))
         #expect(fusion.collaborative == "ease" && fusion.collaborativeRegularization == 100)
         #expect(fusion.cfWeight(ratings: 5) > 0.5 && abs(fusion.validationNDCG - 1) < 1e-9 && abs(fusion.validationCF - 1) < 1e-9, "\(fusion)")
@@ -163,7 +163,7 @@ struct LearnedFusionTests {
         let (content, users) = plantedUsers()
         // Content ranks cluster 0–19 first (ties by index: 5–9 then 10–19), so NDCG@10 is 1 for it alone.
         let noise = FixedScores(scores: (0..<40).map { Float(($0 * 17) % 40) })
-        let fusion = try LearnedFusion.fit(content: content, candidates: [("als", nil, noise)], validation: users, items: 40,
+        let fusion = try LearnedFusion.fit(content: content, candidates: [.init(name: "als", regularization: nil, sideWeight: nil, model: noise)], validation: users, items: 40,
                                            kernels: SwiftKernels(threads: 1))
         #expect(fusion.cfWeight(ratings: 5) < 0.1 && fusion.validationContent > fusion.validationCF, "\(fusion)")
     }

@@ -43,7 +43,9 @@ struct ModelProtocolTests {
         #expect(try model.recommend(user: 1, k: 3).map(\.movieID) == expected)
         #expect(try model.recommend(users: [1, 2], k: 3, blockSize: 1, kernels: kernels)[0].map(\.movieID) == expected)
         // filter keeps only the accepted movie ids.
-        let even = try model.recommend(user: 1, k: 2, filter: { $0 % 2 == 0 })
+        var evenOnly = ItemFilter()
+        evenOnly.only = stride(from: 2, through: 20, by: 2).map(Int32.init)
+        let even = try model.recommend(user: 1, k: 2, filter: evenOnly)
         #expect(even.count == 2 && even.allSatisfy { $0.movieID % 2 == 0 })
         #expect(throws: RecommenderError.unsupported(model: "constant", operation: "similar items")) { _ = try model.similarItems(1, k: 3) }
 

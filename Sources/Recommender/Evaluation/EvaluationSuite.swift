@@ -25,13 +25,17 @@ public struct EvaluationSuite: Sendable {
         case loo
         /// A seeded 20 % of all ratings in test.
         case random
+        /// A seeded 20 % of the movies held out of training entirely, ranked among themselves
+        /// (item cold start: ``ColdItemEvaluation``).
+        case coldItems = "cold-items"
 
-        /// The split of `ratings` (`seed` for ``random``).
+        /// The split of `ratings` (`seed` for ``random`` and ``coldItems``).
         public func apply(_ ratings: Ratings, seed: UInt64) -> RatingSplit {
             switch self {
             case .temporal: .temporal(ratings)
             case .loo: .leaveLastOut(ratings)
             case .random: .random(ratings, seed: seed)
+            case .coldItems: RatingSplit.coldItems(ratings, seed: seed).split
             }
         }
 
@@ -66,6 +70,11 @@ public struct EvaluationSuite: Sendable {
     public var compare: String?
     /// Whether to fit the rating predictors (bias baseline, explicit ALS).
     public var ratingPrediction = true
+    /// The diversity re-ranking λ of the rows of models that carry content vectors (content,
+    /// hybrid; 0: the plain ranking).
+    public var diversity: Float = 0
+    /// The λ of the accuracy–diversity trade-off each such model also reports (empty: none).
+    public var diversityTradeoff: [Float] = [0, 0.1, 0.3, 0.5]
     public var registry = ModelRegistry.standard
 
     public init() {}
@@ -82,6 +91,28 @@ public struct EvaluationSuite: Sendable {
         /// Paired t-tests of this model's per-user figures minus those of ``EvaluationSuite/compare``,
         /// by ``RankingMetric`` raw value (nil for that model itself, or without a comparison).
         public var comparison: [String: PairedTest]?
+        /// The accuracy–diversity trade-off, one point per λ of ``EvaluationSuite/diversityTradeoff``
+        /// (models with content vectors only).
+        public var tradeoff: [DiversityPoint]?
+    }
+
+    /// One λ of a diversity trade-off: the lists re-ranked by maximal marginal relevance.
+    public struct DiversityPoint: Sendable, Codable {
+        public var lambda: Float
+        public var ndcgAt10: Double
+        public var recallAt10: Double
+        /// Mean intra-list genre diversity of the top-10 (1 − Jaccard of genres, over pairs).
+        public var diversity: Double?
+        /// Share of the catalogue in some user's top-10.
+        public var coverage: Double?
+    }
+
+    /// One model's figures on held-out movies.
+    public struct ColdRow: Sendable, Codable {
+        public var model: String
+        public var name: String
+        public var metrics: ColdItemEvaluation.Metrics
+        public var seconds: Double
     }
 
     /// One rating predictor's errors over every test rating.
@@ -107,6 +138,9 @@ public struct EvaluationSuite: Sendable {
         public var testRowsWithUnknownMovie = 0
         /// The model the ``Row/comparison`` tests are against, if any.
         public var comparedWith: String?
+        /// The cold-items split's figures (``Split/coldItems``): a random ranking, then each model
+        /// that can rank movies without ratings.
+        public var coldItems: [ColdRow]?
         /// How the intervals and tests are computed.
         public var intervals = "95 % normal-approximation intervals over evaluated users; paired two-sided t-tests over the same users"
     }
@@ -141,11 +175,15 @@ public struct EvaluationSuite: Sendable {
             throw RecommenderError.invalidOptions(model: "evaluate", reason: "the model to compare with, \(compare), is not one of the models evaluated (\(models.joined(separator: ", ")))")
         }
         if let t = relevantThreshold, !t.isFinite { throw RecommenderError.invalidOptions(model: "evaluate", reason: "the relevance threshold must be finite") }
+        for lambda in [diversity] + diversityTradeoff where !(lambda.isFinite && (0...1).contains(lambda)) {
+            throw RecommenderError.invalidOptions(model: "evaluate", reason: "a diversity λ is between 0 and 1, got \(lambda)")
+        }
     }
 
     /// Splits `data` by ``split``, trains and scores every model of ``models``, then the rating predictors.
     public func run(on data: TrainingData, kernels: any Kernels, progress: (Event) -> Void = { _ in }) throws -> Report {
-        try run(on: data, split: split.apply(data.ratings, seed: options.seed), named: split.rawValue,
+        if split == .coldItems { return try runColdItems(on: data, kernels: kernels, progress: progress) }
+        return try run(on: data, split: split.apply(data.ratings, seed: options.seed), named: split.rawValue,
                 probe: ratingProbe ?? (split == .random ? .random : .temporal),
                 relevantThreshold: relevantThreshold ?? split.defaultRelevantThreshold, kernels: kernels, progress: progress)
     }
@@ -174,6 +212,7 @@ public struct EvaluationSuite: Sendable {
         for name in models {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let label: String, metrics: RankingMetrics
+            var tradeoff: [DiversityPoint]?
             if name == Self.popularity {
                 (label, metrics) = ("popularity", evaluation.popularity())
             } else {
@@ -187,11 +226,19 @@ public struct EvaluationSuite: Sendable {
                 if o.hybridValidation == nil { o.hybridValidation = probe }
                 let model = try TrainedModel.train(type, ratings: ratingSplit.train, movies: data.movies, content: data.content,
                                                    options: o, kernels: kernels) { progress(.training(model: name, $0)) }
-                (label, metrics) = (model.model.label, try evaluation.evaluate(model, kernels: kernels))
+                let diverse = model.model.itemVectors != nil
+                let lambdas = diverse ? [diversity] + diversityTradeoff : [0]
+                let all = try evaluation.evaluate(model, diversities: lambdas, kernels: kernels)
+                (label, metrics) = (model.model.label, all[0])
+                if diverse && !diversityTradeoff.isEmpty {
+                    tradeoff = zip(diversityTradeoff, all.dropFirst()).map { lambda, m in
+                        DiversityPoint(lambda: lambda, ndcgAt10: m.ndcgAt10, recallAt10: m.recallAt10, diversity: m.diversity, coverage: m.coverage)
+                    }
+                }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             progress(.note("  \(label): \(String(format: "%.1f", seconds)) s"))
-            rows.append(Row(model: label, name: name, metrics: metrics, seconds: seconds))
+            rows.append(Row(model: label, name: name, metrics: metrics, seconds: seconds, tradeoff: tradeoff))
         }
         if let compare, let baseline = rows.first(where: { $0.name == compare }) {
             for i in rows.indices where rows[i].name != compare {
@@ -229,6 +276,36 @@ public struct EvaluationSuite: Sendable {
                       items: evaluation.items.count, ranking: rows, rating: rating,
                       testRowsWithUnknownUser: unknownUser, testRowsWithUnknownMovie: unknownMovie,
                       comparedWith: rows.contains { $0.name == compare } ? compare : nil)
+    }
+
+    /// The cold-items split: the models that read content (trained on the remaining movies' ratings,
+    /// with every movie of the content in their catalogue) and a seeded random ranking, each scored
+    /// by ``ColdItemEvaluation`` on the held-out movies. Models without content are skipped.
+    func runColdItems(on data: TrainingData, kernels: any Kernels, progress: (Event) -> Void) throws -> Report {
+        try validate()
+        let threshold = relevantThreshold ?? 4
+        let (split, held) = RatingSplit.coldItems(data.ratings, seed: options.seed)
+        let evaluation = ColdItemEvaluation(split: split, held: held, relevantThreshold: threshold)
+        progress(.note("cold-items split: \(held.count) movies held out (seed \(options.seed)), \(split.train.count) train / \(split.test.count) test ratings; \(evaluation.users.count) users with a relevant held-out movie (≥ \(threshold))"))
+        var rows = [ColdRow(model: "random", name: "random", metrics: evaluation.random(seed: options.seed), seconds: 0)]
+        for name in models {
+            guard name != Self.popularity, let type = try? registry.model(named: name), type.needsContent else {
+                progress(.note("\(name) skipped: it cannot rank movies without ratings"))
+                continue
+            }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var o = overrides[name] ?? options
+            if threshold > 0 { o.minRating = threshold }
+            if o.hybridValidation == nil { o.hybridValidation = .random }
+            let model = try TrainedModel.train(type, ratings: split.train, movies: data.movies, content: data.content,
+                                               options: o, kernels: kernels) { progress(.training(model: name, $0)) }
+            let metrics = try evaluation.evaluate(model, kernels: kernels)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            progress(.note("  \(model.model.label): \(String(format: "%.1f", seconds)) s"))
+            rows.append(ColdRow(model: model.model.label, name: name, metrics: metrics, seconds: seconds))
+        }
+        return Report(split: Split.coldItems.rawValue, train: split.train.count, test: split.test.count, relevantThreshold: threshold,
+                      items: held.count, ranking: [], rating: [], coldItems: rows)
     }
 
     /// A mean over folds and the sample standard deviation across them.

@@ -53,10 +53,22 @@ public struct RankingEvaluation: Sendable {
 
     /// Metrics of a trained model (any kind) fitted on the split's train ratings: users are scored
     /// in blocks through ``TrainedModel/score(_:into:includeSeen:parts:kernels:)`` with what they
-    /// rated in train masked; a user the model does not know gets no list.
-    public func evaluate(_ model: TrainedModel, count: Int = 20, kernels: any Kernels, blockSize: Int = 256) throws -> RankingMetrics {
+    /// rated in train masked; a user the model does not know gets no list. `diversity` > 0 re-ranks
+    /// each list by ``DiversityReranker`` (the model must carry content vectors).
+    public func evaluate(_ model: TrainedModel, count: Int = 20, diversity: Float = 0, kernels: any Kernels,
+                         blockSize: Int = 256) throws -> RankingMetrics {
+        try evaluate(model, count: count, diversities: [diversity], kernels: kernels, blockSize: blockSize)[0]
+    }
+
+    /// The metrics of `model`'s lists re-ranked at each λ of `diversities` (0: the plain ranking),
+    /// from one scoring pass. MRR's first-hit rank is the plain full ranking's at every λ.
+    /// - Throws: ``RecommenderError/unsupported(model:operation:)`` for λ > 0 on a model without
+    ///   content vectors.
+    public func evaluate(_ model: TrainedModel, count: Int = 20, diversities: [Float], kernels: any Kernels,
+                         blockSize: Int = 256) throws -> [RankingMetrics] {
+        let selections = try diversities.map { try ListSelection(model: model, filter: nil, diversity: $0) }
         let evaluated = evaluatedUsers
-        var lists = [[Int]](repeating: [], count: evaluated.count)
+        var lists = [[[Int]]](repeating: [[Int]](repeating: [], count: evaluated.count), count: selections.count)
         var ranks = [Int?](repeating: nil, count: evaluated.count)
         // The model's items are the train movies, as ours; map in case the orders ever differ.
         let toOurs = model.items.ids.map { items.index(of: $0) ?? -1 }
@@ -70,24 +82,27 @@ public struct RankingEvaluation: Sendable {
             }
             var scores = Matrix(rows: known.count, cols: model.items.count)
             if !known.isEmpty {
-                try scores.withMutableView { try model.score(known.map(\.1), into: $0, kernels: kernels) }
+                try scores.withMutableView { s in
+                    try model.score(known.map(\.1), into: s, kernels: kernels)
+                    // Movies of the model's catalogue that are not train movies are not candidates.
+                    for (i, ours) in toOurs.enumerated() where ours < 0 {
+                        for r in 0..<s.rows { s.base[r * s.stride + i] = -.infinity }
+                    }
+                }
             }
-            let (indices, values) = scores.withView { TopK.rows(of: $0, k: count, threads: kernels.threads) }
             scores.withView { v in
                 for (r, (k, _)) in known.enumerated() {
                     let row = UnsafeBufferPointer(start: v.base + r * v.stride, count: v.cols)
                     ranks[k] = Self.firstHitRank(row, relevant: relevant[evaluated[k]].map { $0 >= 0 ? toModel[$0] : -1 })
                 }
-            }
-            for (r, (k, _)) in known.enumerated() {
-                lists[k] = (0..<count).compactMap { j in
-                    let i = Int(indices[r * count + j])
-                    return i >= 0 && values[r * count + j] > -.infinity ? toOurs[i] : nil
+                for (s, selection) in selections.enumerated() {
+                    let top = selection.top(of: v, count: count, threads: kernels.threads)
+                    for (r, (k, _)) in known.enumerated() { lists[s][k] = top[r].map { toOurs[$0.index] } }
                 }
             }
             first += blockSize
         }
-        return metrics(lists, firstHitRanks: ranks, users: evaluated)
+        return lists.map { metrics($0, firstHitRanks: ranks, users: evaluated) }
     }
 
     /// The 1-based rank, among the finite `scores`, of the best-scored item of `relevant` (ties go

@@ -38,13 +38,20 @@ public struct BatchExport: Sendable {
     public var titles: Bool
     /// Users per block.
     public var blockSize: Int
+    /// Movies that may be listed, applied before each user's top K (nil: all).
+    public var filter: ItemFilter?
+    /// Maximal-marginal-relevance λ over the model's content vectors (0: the plain ranking).
+    public var diversity: Float
 
-    public init(count: Int = 10, format: Format = .csv, includeSeen: Bool = false, titles: Bool = false, blockSize: Int = 256) {
+    public init(count: Int = 10, format: Format = .csv, includeSeen: Bool = false, titles: Bool = false, blockSize: Int = 256,
+                filter: ItemFilter? = nil, diversity: Float = 0) {
         self.count = count
         self.format = format
         self.includeSeen = includeSeen
         self.titles = titles
         self.blockSize = blockSize
+        self.filter = filter
+        self.diversity = diversity
     }
 
     /// The model indices of `ids`, and the ids the model does not know (in input order).
@@ -69,6 +76,7 @@ public struct BatchExport: Sendable {
         guard count > 0, blockSize > 0 else { throw RecommenderError.invalidOptions(model: model.header.model, reason: "export: K and the block size must be positive") }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let list = users ?? Array(0..<model.users.count)
+        let selection = try ListSelection(model: model, filter: filter, diversity: diversity)
         let writer = try AtomicFileWriter(destination: url)
         if format == .csv { try writer.write(titles ? "userId,rank,movieId,score,title\n" : "userId,rank,movieId,score\n") }
         let workers = max(1, kernels.threads)
@@ -89,10 +97,11 @@ public struct BatchExport: Sendable {
                     try model.score(queries, into: s, includeSeen: includeSeen,
                                     parts: hybrid ? ScoreParts(content: pv.rows(0..<block.count), collaborative: pv.rows(rowsPerBlock..<(rowsPerBlock + block.count))) : nil,
                                     kernels: kernels)
+                    selection.mask(s)
                 }
             }
             let chunks = Parallel.split(block.count, parts: workers)
-            let shared = UnsafeSendableBox((self, model, block))
+            let shared = UnsafeSendableBox((self, model, block, selection))
             scores.withView { sv in
                 let view = UnsafeSendableBox(sv)
                 texts.withUnsafeMutableBufferPointer { tb in
@@ -100,12 +109,12 @@ public struct BatchExport: Sendable {
                         guard let tp = tb.baseAddress, let wp = wb.baseAddress else { return }
                         let out = UnsafeSendable(tp), lines = UnsafeSendable(wp)
                         Parallel.forEach(count: chunks.count, threads: workers) { w in
-                            let (export, model, block) = shared.value
+                            let (export, model, block, selection) = shared.value
                             var text = out.pointer[w]
                             out.pointer[w] = TextBuffer()   // keep the storage uniquely referenced while it grows
                             text.bytes.removeAll(keepingCapacity: true)
-                            lines.pointer[w] = export.appendLines(model, users: Array(block[chunks[w]]),
-                                                                  scores: view.value.rows(chunks[w]), to: &text)
+                            let ranked = selection.top(of: view.value.rows(chunks[w]), count: export.count, threads: 1)
+                            lines.pointer[w] = export.appendLines(model, users: Array(block[chunks[w]]), lists: ranked, to: &text)
                             out.pointer[w] = text
                         }
                     }
@@ -119,25 +128,21 @@ public struct BatchExport: Sendable {
         return Report(users: list.count, rows: rows, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9, bytes: bytes)
     }
 
-    /// Reduces each row of `scores` (aligned with `users`) to its top K, appends the lines to
-    /// `text`, and returns how many recommendations it wrote (fewer than K for a user with fewer
-    /// candidates).
-    func appendLines(_ model: TrainedModel, users: [Int], scores: MatrixView, to text: inout TextBuffer) -> Int {
-        let (indices, values) = TopK.rows(of: scores, k: count)
+    /// Appends the lines of each user's list (aligned with `users`) to `text`, and returns how
+    /// many recommendations it wrote (fewer than K for a user with fewer candidates).
+    func appendLines(_ model: TrainedModel, users: [Int], lists: [[(index: Int, value: Float)]], to text: inout TextBuffer) -> Int {
         var written = 0
         for (r, u) in users.enumerated() {
             let userID = Int64(model.users.ids[u])
             switch format {
             case .csv:
-                for j in 0..<count {
-                    let i = Int(indices[r * count + j])
-                    guard i >= 0, values[r * count + j] > -.infinity else { break }
+                for (j, (i, value)) in lists[r].enumerated() {
                     written += 1
                     text.appendLine { line in
                         line.integer(userID); line.byte(44)
                         line.integer(Int64(j + 1)); line.byte(44)
                         line.integer(Int64(model.items.ids[i])); line.byte(44)
-                        line.number(Double(values[r * count + j]), places: 6)
+                        line.number(Double(value), places: 6)
                         line.byte(titles ? 44 : 10)
                     }
                     if titles {
@@ -147,13 +152,11 @@ public struct BatchExport: Sendable {
                 }
             case .jsonl:
                 text.append("{\"userId\":"); text.append(userID); text.append(",\"recommendations\":[")
-                for j in 0..<count {
-                    let i = Int(indices[r * count + j])
-                    guard i >= 0, values[r * count + j] > -.infinity else { break }
+                for (j, (i, value)) in lists[r].enumerated() {
                     written += 1
                     if j > 0 { text.append(UInt8(ascii: ",")) }
                     text.append("{\"movieId\":"); text.append(model.items.ids[i])
-                    text.append(",\"score\":"); text.append(Double(values[r * count + j]), decimals: 6)
+                    text.append(",\"score\":"); text.append(Double(value), decimals: 6)
                     if titles { text.append(",\"title\":"); text.appendJSONString(model.titles[i]) }
                     text.append(UInt8(ascii: "}"))
                 }

@@ -14,6 +14,12 @@ public struct ContentEmbeddings: Sendable {
     public let ids: IDMap
     /// movies × (genre dims + tag dims), unit rows (or zero).
     public let vectors: Matrix
+    /// Each movie's strongest genome tags, aligned with ``ids`` (nil without a genome): what
+    /// explanations name.
+    public var topTags: [[TagScore]]?
+
+    /// How many of a movie's tags ``topTags`` keeps.
+    public static let tagProfileLength = 20
 
     /// Combines per-movie genre and tag embeddings (rows aligned with `ids`, which must be sorted and unique).
     public init(ids: [Int32], genre: Matrix, tag: Matrix) throws {
@@ -56,6 +62,9 @@ public struct ContentEmbeddings: Sendable {
             tag = try TagGenomeEmbedding(genome: genome, dimensions: tagDimensions, kernels: kernels, seed: seed).aligned(to: unique.map(\.id)).vectors
         }
         try self.init(ids: unique.map(\.id), genre: genre, tag: tag)
+        if let genome = dataset.genome, genome.movies.count > 0, genome.tagIDs.count > 0 {
+            topTags = Self.topTags(of: genome, movies: ids)
+        }
     }
 
     /// The vectors of `items` in their order; zero rows for movies without content.
@@ -72,8 +81,38 @@ public struct ContentEmbeddings: Sendable {
         return out
     }
 
+    /// The ``tagProfileLength`` most relevant tags of each of `movies` (none for a movie the
+    /// genome does not score).
+    public static func topTags(of genome: Genome, movies: IDMap) -> [[TagScore]] {
+        movies.ids.map { id in
+            guard let r = genome.movies.index(of: id) else { return [] }
+            return genome.relevance.withView { v in
+                TopK.select(UnsafeBufferPointer(start: v.base + r * v.stride, count: v.cols), k: tagProfileLength)
+                    .map { TagScore(tag: genome.tagNames[$0.index], relevance: $0.value) }
+            }
+        }
+    }
+
     static func unitCopy(_ src: UnsafePointer<Float>, _ n: Int, into dst: UnsafeMutablePointer<Float>) {
         dst.update(from: src, count: n)
         VectorMath.normalize(dst, n)
+    }
+}
+
+/// A genome tag and how strongly it applies to a movie (0–1).
+public struct TagScore: Sendable, Codable, Equatable {
+    public var tag: String
+    public var relevance: Float
+
+    public init(tag: String, relevance: Float) {
+        self.tag = tag
+        self.relevance = relevance
+    }
+
+    /// Up to `count` tags both profiles hold, by the product of their relevances, highest first.
+    public static func shared(_ a: [TagScore], _ b: [TagScore], count: Int = 3) -> [String] {
+        let other = Dictionary(b.map { ($0.tag, $0.relevance) }, uniquingKeysWith: max)
+        return a.compactMap { t in other[t.tag].map { (t.tag, t.relevance * $0) } }
+            .sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(count).map(\.0)
     }
 }

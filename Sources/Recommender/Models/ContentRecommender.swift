@@ -28,6 +28,8 @@ public struct ContentRecommender: RecommenderModel {
 
     public var label: String { "content only (cosine to profile)" }
 
+    public var itemVectors: Matrix? { vectors }
+
     /// `P_block·Cᵀ`: one GEMM of the queries' profile vectors against every movie's.
     public func score(_ block: ScoringBlock, into scores: MutableMatrixView, parts: ScoreParts?, kernels: any Kernels) throws {
         let d = vectors.cols

@@ -98,23 +98,44 @@ public struct HybridRecommender: RecommenderModel {
         progress(.line(String(format: "hybrid: %@ chosen; w_cf(n) = σ(%.2f + %.2f·ln n) (w_cf = %.2f at 10 ratings, %.2f at 100); validation NDCG@10 %.4f fused, %.4f CF alone, %.4f content alone, %d users",
                               fusion.collaborative, fusion.a, fusion.b, fusion.cfWeight(ratings: 10), fusion.cfWeight(ratings: 100),
                               fusion.validationNDCG, fusion.validationCF, fusion.validationContent, fusion.validationUsers)))
-        let cf = try fitCollaborative(fusion.collaborative, regularization: fusion.collaborativeRegularization, data, options: options,
+        let cf = try fitCollaborative(fusion.collaborative, regularization: fusion.collaborativeRegularization,
+                                      sideWeight: fusion.collaborativeSideWeight, data, content: data.content, options: options,
                                       kernels: kernels, progress: progress)
         return HybridRecommender(content: content, collaborative: cf, fusion: fusion, blend: options.blend)
     }
 
     /// The collaborative part called `name`, with `regularization` as its λ when given (else
-    /// EASE's own default, or the options' λ for ALS).
-    static func fitCollaborative(_ name: String, regularization: Float?, _ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
+    /// EASE's own default, or the options' λ for ALS). With `content` (aligned with `data`'s
+    /// items), content goes inside it: EASE takes the content vectors as side information at
+    /// `sideWeight` (none when nil or 0), and ALS predicts the factors of movies with few or no
+    /// ratings from their content (``ContentToFactors``).
+    static func fitCollaborative(_ name: String, regularization: Float?, sideWeight: Float? = nil, _ data: TrainingSet,
+                                 content: Matrix?, options: TrainedModel.Options, kernels: any Kernels,
                                  progress: (TrainingEvent) -> Void) throws -> Collaborative {
         if name == EASE.name {
-            var o = options
-            o.regularization = regularization
-            return .ease(try EASE.fit(data, options: o, kernels: kernels, progress: progress))
+            var ease = EASE(regularization: regularization ?? 500)
+            guard ease.regularization > 0, ease.regularization.isFinite else {
+                throw RecommenderError.invalidOptions(model: EASE.name, reason: "λ must be positive")
+            }
+            let side = content.flatMap { c in sideWeight.flatMap { $0 > 0 ? (vectors: c, weight: $0) : nil } }
+            progress(.line("EASE: \(data.items.count)² weights\(side.map { ", content as side information at weight \($0.weight)" } ?? "")"))
+            try ease.fit(data.positives, side: side, kernels: kernels) { stage, seconds in
+                progress(.line("EASE \(stage): \(String(format: "%.1f", seconds)) s"))
+            }
+            return .ease(ease)
         }
         var o = options
         if let regularization { o.regularization = regularization }
-        return .als(try ImplicitALS.fit(data, options: o, kernels: kernels, progress: progress))
+        var als = try ImplicitALS.fit(data, options: o, kernels: kernels, progress: progress)
+        if let content {
+            var counts = [Int](repeating: 0, count: data.items.count)
+            for c in data.positives.columns { counts[Int(c)] += 1 }
+            let report = try ContentToFactors().apply(to: &als.itemFactors, content: content, counts: counts, kernels: kernels)
+            if report.predicted > 0 {
+                progress(.line("ALS: factors of \(report.predicted) movies with < \(ContentToFactors().blendBelow) positives predicted from content (ridge fit on \(report.fitted))"))
+            }
+        }
+        return .als(als)
     }
 
     /// Carves 10 % of `data`'s ratings (each user's latest, or a seeded random share: ``TrainedModel/Options/hybridValidation``), fits content and the candidate
@@ -155,14 +176,19 @@ public struct HybridRecommender: RecommenderModel {
             guard let j = data.items.index(of: id) else { continue }
             for d in 0..<full.cols { vectors[i, d] = full[j, d] }
         }
-        // EASE with the λ given for it (--cf ease --regularization λ), else each of easeLambdas.
-        var candidates = [(name: String, regularization: Float?, model: any RecommenderModel)]()
+        // EASE with the λ given for it (--cf ease --regularization λ), else each of easeLambdas, each
+        // with each side-information weight.
+        var candidates = [LearnedFusion.Candidate]()
         for n in names {
             let given: [Float?] = choice == .ease && options.regularization != nil ? [options.regularization] : LearnedFusion.easeLambdas.map { $0 }
             let lambdas: [Float?] = n != EASE.name ? [nil] : given
+            let sides: [Float?] = n != EASE.name ? [nil] : LearnedFusion.easeSideWeights.map { $0 }
             for lambda in lambdas {
-                let part = try fitCollaborative(n, regularization: lambda, inner, options: options, kernels: kernels) { _ in }
-                candidates.append((n, lambda, part.model))
+                for side in sides {
+                    let part = try fitCollaborative(n, regularization: lambda, sideWeight: side, inner, content: vectors, options: options,
+                                                    kernels: kernels) { _ in }
+                    candidates.append(.init(name: n, regularization: lambda, sideWeight: side, model: part.model))
+                }
             }
         }
         return try LearnedFusion.fit(content: ContentRecommender(vectors: vectors), candidates: candidates, validation: users,
@@ -209,7 +235,8 @@ public struct HybridRecommender: RecommenderModel {
 
     public var label: String {
         guard let fusion else { return "hybrid (\(blend.contentWeight) content / \(blend.collaborativeWeight) CF, min–max: the original design)" }
-        let cf = fusion.collaborative == EASE.name ? "EASE λ \(fusion.collaborativeRegularization ?? 500)" : "ALS"
+        let side = fusion.collaborativeSideWeight.map { $0 > 0 ? ", content side weight \($0)" : "" } ?? ""
+        let cf = fusion.collaborative == EASE.name ? "EASE λ \(fusion.collaborativeRegularization ?? 500)\(side)" : "ALS"
         return String(format: "hybrid (learned: %@ + content, w_cf = σ(%.1f + %.2f·ln n))", cf, fusion.a, fusion.b)
     }
     public var explainsParts: Bool { true }
@@ -259,4 +286,35 @@ public struct HybridRecommender: RecommenderModel {
     }
 
     public func explanation(for item: Int, query: TrainedModel.Query) -> Int? { content.explanation(for: item, query: query) }
+
+    /// The collaborative and content weights for a user with `ratings` ratings (the learned
+    /// `σ(a + b·ln n)`, or the original design's fixed weights).
+    public func weights(ratings: Int) -> (cf: Float, content: Float) {
+        guard let fusion else { return (blend.collaborativeWeight, blend.contentWeight) }
+        let w = fusion.cfWeight(ratings: ratings)
+        return (w, 1 - w)
+    }
+
+    /// The user's movie behind `item` as `part` sees it: the nearest in content, or for the
+    /// collaborative part the liked movie contributing most (EASE: the largest weight `B[j, item]`;
+    /// ALS: the nearest item factors by cosine). The movie just watched, when given.
+    public func explanation(for item: Int, query: TrainedModel.Query, part: Explanation.Part) -> Int? {
+        if part == .content || query.watched != nil { return content.explanation(for: item, query: query) }
+        switch collaborative {
+        case .ease(let ease):
+            return query.liked.max { ease.weights[$0.item, item] < ease.weights[$1.item, item] }?.item
+        case .als(let als):
+            let k = als.itemFactors.cols
+            return als.itemFactors.withView { y in
+                let target = y.base + item * y.stride
+                return query.liked.map { j -> (Int, Float) in
+                    let row = y.base + j.item * y.stride
+                    let norm = VectorOps.dot(row, row, k).squareRoot()
+                    return (j.item, norm > 0 ? VectorOps.dot(row, target, k) / norm : -.infinity)
+                }.max { $0.1 < $1.1 }?.0
+            }
+        }
+    }
+
+    public var itemVectors: Matrix? { content.vectors }
 }

@@ -38,6 +38,8 @@ public struct LearnedFusion: Sendable, Codable, Hashable {
     public var collaborative: String
     /// Its λ, when chosen on the validation carve among several (EASE: ``easeLambdas``).
     public var collaborativeRegularization: Float?
+    /// EASE: the weight of the content vectors as side information (``easeSideWeights``; nil or 0: none).
+    public var collaborativeSideWeight: Float?
     /// NDCG@10 on the validation carve of the chosen fusion, of its CF part alone and of content alone.
     public var validationNDCG: Double
     public var validationCF: Double
@@ -49,16 +51,19 @@ public struct LearnedFusion: Sendable, Codable, Hashable {
     public static let easeItemLimit = 20_000
     /// The EASE λ values tried when none is given.
     public static let easeLambdas: [Float] = [100, 250, 500]
+    /// The side-information weights tried for EASE (0: plain EASE).
+    public static let easeSideWeights: [Float] = [0, 50]
     /// The grid searched for `a` and `b`.
     public static let gridA: [Float] = [-3, -2, -1, 0, 1, 2, 3, 4, 6]
     public static let gridB: [Float] = [0, 0.25, 0.5, 1]
 
-    public init(a: Float, b: Float, collaborative: String, collaborativeRegularization: Float? = nil, validationNDCG: Double = 0, validationCF: Double = 0,
-                validationContent: Double = 0, validationUsers: Int = 0) {
+    public init(a: Float, b: Float, collaborative: String, collaborativeRegularization: Float? = nil, collaborativeSideWeight: Float? = nil,
+                validationNDCG: Double = 0, validationCF: Double = 0, validationContent: Double = 0, validationUsers: Int = 0) {
         self.a = a
         self.b = b
         self.collaborative = collaborative
         self.collaborativeRegularization = collaborativeRegularization
+        self.collaborativeSideWeight = collaborativeSideWeight
         self.validationNDCG = validationNDCG
         self.validationCF = validationCF
         self.validationContent = validationContent
@@ -115,7 +120,15 @@ public struct LearnedFusion: Sendable, Codable, Hashable {
     /// user once (z-scored over its candidates), then every grid point and candidate model is
     /// ranked from those scores. Ties keep the earlier grid point (smaller `a`, then `b`).
     /// - Complexity: O(users × items × (models × grid + 1)).
-    static func fit(content: ContentRecommender, candidates: [(name: String, regularization: Float?, model: any RecommenderModel)],
+    /// A collaborative model fitted on the validation carve, and the settings that made it.
+    struct Candidate {
+        var name: String
+        var regularization: Float?
+        var sideWeight: Float?
+        var model: any RecommenderModel
+    }
+
+    static func fit(content: ContentRecommender, candidates: [Candidate],
                     validation users: [ValidationUser], items: Int, kernels: any Kernels) throws -> LearnedFusion {
         let grid = gridA.flatMap { a in gridB.map { b in (a, b) } }
         // sums[m][g]: NDCG summed over users for model m at grid point g; then CF alone and content alone.
@@ -176,7 +189,8 @@ public struct LearnedFusion: Sendable, Codable, Hashable {
         let count = Double(max(1, users.count))
         let (a, b) = grid[best.point]
         return LearnedFusion(a: a, b: b, collaborative: candidates[best.model].name,
-                             collaborativeRegularization: candidates[best.model].regularization, validationNDCG: best.value / count,
+                             collaborativeRegularization: candidates[best.model].regularization,
+                             collaborativeSideWeight: candidates[best.model].sideWeight, validationNDCG: best.value / count,
                              validationCF: sums[best.model][grid.count] / count, validationContent: contentOnly / count,
                              validationUsers: users.count)
     }

@@ -79,6 +79,10 @@ public protocol RecommenderModel: Sendable {
     /// The recent movies of the model's user `u`, oldest first, for models that read histories
     /// (empty by default: the user's ratings are in ``TrainedModel/Query/ratings``).
     func history(ofUser u: Int) -> [Int32]
+
+    /// items × dims unit content vectors the model carries (content, hybrid), which diversity
+    /// re-ranking compares; nil by default.
+    var itemVectors: Matrix? { get }
 }
 
 extension RecommenderModel {
@@ -91,6 +95,7 @@ extension RecommenderModel {
     }
     public func explanation(for item: Int, query: TrainedModel.Query) -> Int? { nil }
     public func history(ofUser u: Int) -> [Int32] { [] }
+    public var itemVectors: Matrix? { nil }
 }
 
 /// What a model trains on: the interactions as sparse matrices over dense user and item indices,
@@ -108,11 +113,12 @@ public struct TrainingSet: Sendable {
     /// content); nil when the caller gave no ``ContentEmbeddings``.
     public let content: Matrix?
 
-    /// The matrices of `ratings`; `content` is aligned to the rated movies.
-    public init(ratings: Ratings, minRating: Float, content: ContentEmbeddings? = nil) {
+    /// The matrices of `ratings`; the items are the rated movies and those of `catalogue` (movies
+    /// nobody has rated yet, which content can rank); `content` is aligned to the items.
+    public init(ratings: Ratings, minRating: Float, content: ContentEmbeddings? = nil, catalogue: [Int32] = []) {
         self.ratings = ratings
         users = IDMap(ratings.userIDs)
-        items = IDMap(ratings.movieIDs)
+        items = IDMap(catalogue.isEmpty ? ratings.movieIDs : ratings.movieIDs + catalogue)
         (seen, positives) = interactionMatrices(ratings, users: users, items: items, minRating: minRating)
         self.content = content?.aligned(to: items)
     }

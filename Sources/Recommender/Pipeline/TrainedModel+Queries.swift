@@ -15,6 +15,41 @@ public struct Recommendation: Sendable, Codable, Equatable {
     /// The movie that drove the recommendation — the one just watched, or the user's liked movie
     /// nearest in content — when the model can tell.
     public var becauseOf: Int32?
+    /// Why, for the hybrid and content models: which part carried it, and what it shares with
+    /// ``becauseOf``.
+    public var explanation: Explanation?
+}
+
+/// Why a movie was recommended.
+public struct Explanation: Sendable, Codable, Equatable {
+    /// The hybrid's part that contributed more to the score: `content` or `collaborative`.
+    public enum Part: String, Sendable, Codable { case content, collaborative }
+
+    /// Which part carried it (nil for a model with one part).
+    public var carriedBy: Part?
+    /// The weights the parts had for this user (hybrid: `w_cf` and `1 − w_cf`, or the original
+    /// design's fixed weights).
+    public var collaborativeWeight: Float?
+    public var contentWeight: Float?
+    /// Genres the movie shares with ``Recommendation/becauseOf``.
+    public var sharedGenres: [String]
+    /// Up to 3 genome tags both movies have, by the product of their relevances (when the model
+    /// has the genome).
+    public var sharedTags: [String]
+
+    /// One line: "CF (w 0.83) · like Heat (1995) · Action, Crime · heist, tense".
+    public func summary(because title: String?) -> String {
+        var parts = [String]()
+        switch carriedBy {
+        case .collaborative?: parts.append(String(format: "CF (w %.2f)", collaborativeWeight ?? 0))
+        case .content?: parts.append(String(format: "content (w %.2f)", contentWeight ?? 0))
+        case nil: break
+        }
+        if let title { parts.append("like \(title)") }
+        if !sharedGenres.isEmpty { parts.append(sharedGenres.joined(separator: ", ")) }
+        if !sharedTags.isEmpty { parts.append(sharedTags.joined(separator: ", ")) }
+        return parts.joined(separator: " · ")
+    }
 }
 
 extension TrainedModel {
@@ -102,18 +137,21 @@ extension TrainedModel {
     }
 
     /// The recommendations of one query, best first.
-    public func recommend(_ query: Query, count: Int, includeSeen: Bool = false,
-                          kernels: any Kernels = Backend.defaultKernels) throws -> [Recommendation] {
-        try recommend([query], count: count, includeSeen: includeSeen, kernels: kernels)[0]
+    public func recommend(_ query: Query, count: Int, includeSeen: Bool = false, filter: ItemFilter? = nil,
+                          diversity: Float = 0, kernels: any Kernels = Backend.defaultKernels) throws -> [Recommendation] {
+        try recommend([query], count: count, includeSeen: includeSeen, filter: filter, diversity: diversity, kernels: kernels)[0]
     }
 
     /// The recommendations of each query, best first, scored as one block (one GEMM for
-    /// factor models).
+    /// factor models). `filter` removes movies before the top `count` is taken, so every query
+    /// gets `count` movies whenever that many candidates pass; `diversity` > 0 re-ranks by
+    /// maximal marginal relevance (``DiversityReranker``) over the model's content vectors.
+    /// - Throws: ``RecommenderError`` for a filter naming unknown genres or movies, or diversity
+    ///   on a model without content vectors.
     /// - Complexity: memory O(queries × items); use ``BatchExport`` for every user of a large model.
-    /// `filter`, when given, keeps only the movie ids it accepts (applied after scoring, so the
-    /// scores are those of the unfiltered ranking).
-    public func recommend(_ queries: [Query], count: Int, includeSeen: Bool = false, filter: ((Int32) -> Bool)? = nil,
-                          kernels: any Kernels) throws -> [[Recommendation]] {
+    public func recommend(_ queries: [Query], count: Int, includeSeen: Bool = false, filter: ItemFilter? = nil,
+                          diversity: Float = 0, kernels: any Kernels) throws -> [[Recommendation]] {
+        let selection = try ListSelection(model: self, filter: filter, diversity: diversity)
         let n = items.count, explained = model.explainsParts
         var scores = Matrix(rows: queries.count, cols: n)
         var partsStore = Matrix(rows: explained ? 2 * queries.count : 0, cols: n)
@@ -121,36 +159,50 @@ extension TrainedModel {
             try partsStore.withMutableView { pv in
                 let parts = explained ? ScoreParts(content: pv.rows(0..<queries.count), collaborative: pv.rows(queries.count..<(2 * queries.count))) : nil
                 try score(queries, into: s, includeSeen: includeSeen, parts: parts, kernels: kernels)
-                if let filter {
-                    for (i, id) in items.ids.enumerated() where !filter(id) {
-                        for r in 0..<queries.count { s[r, i] = -.infinity }
-                    }
-                }
+                selection.mask(s)
             }
         }
-        let (indices, values) = scores.withView { TopK.rows(of: $0, k: count, threads: kernels.threads) }
+        let lists = scores.withView { selection.top(of: $0, count: count, threads: kernels.threads) }
         return queries.enumerated().map { r, query in
-            (0..<count).compactMap { j -> Recommendation? in
-                let i = Int(indices[r * count + j]), value = values[r * count + j]
-                guard i >= 0, value > -.infinity else { return nil }
+            lists[r].map { i, value in
                 var rec = Recommendation(movieID: items.ids[i], title: titles[i], score: value)
+                var carriedBy: Explanation.Part?
+                var weights: (cf: Float, content: Float)?
                 if explained {
-                    rec.content = partsStore[r, i]
-                    rec.collaborative = partsStore[queries.count + r, i]
+                    let (c, f) = (partsStore[r, i], partsStore[queries.count + r, i])
+                    rec.content = c
+                    rec.collaborative = f
+                    if let hybrid = model as? HybridRecommender {
+                        let w = hybrid.weights(ratings: query.ratings.count)
+                        weights = w
+                        carriedBy = w.cf * f >= w.content * c ? .collaborative : .content
+                    }
                 }
-                rec.becauseOf = model.explanation(for: i, query: query).map { items.ids[$0] }
+                // The original design's files name the content neighbour, as they always did.
+                let because = (model as? HybridRecommender).flatMap { hybrid in
+                    hybrid.fusion == nil ? nil : carriedBy.map { hybrid.explanation(for: i, query: query, part: $0) }
+                } ?? model.explanation(for: i, query: query)
+                rec.becauseOf = because.map { items.ids[$0] }
+                if explained || model.itemVectors != nil {
+                    rec.explanation = Explanation(carriedBy: carriedBy, collaborativeWeight: weights?.cf, contentWeight: weights?.content,
+                                                  sharedGenres: because.map { sharedGenres(i, $0) } ?? [],
+                                                  sharedTags: because.map { sharedTags(i, $0) } ?? [])
+                }
                 return rec
             }
         }
     }
 
     /// The `k` best movies for the model's user `user`, optionally just after watching `movie`;
-    /// seen movies are left out unless `includeSeen`, and `filter` keeps only the movie ids it
-    /// accepts (`implicit`'s `recommend(userid, N, filter_items=…)`).
+    /// seen movies are left out unless `includeSeen`, and `filter` keeps only the movies it
+    /// passes (`implicit`'s `recommend(userid, N, filter_items=…)`, but never short of `k` while
+    /// `k` candidates pass).
     /// - Throws: ``RecommenderError`` for an unknown user or movie.
     public func recommend(user: Int32, k: Int, movie: Int32? = nil, includeSeen: Bool = false,
-                          filter: ((Int32) -> Bool)? = nil, kernels: any Kernels = Backend.defaultKernels) throws -> [Recommendation] {
-        try recommend([try query(userID: user, watched: movie)], count: k, includeSeen: includeSeen, filter: filter, kernels: kernels)[0]
+                          filter: ItemFilter? = nil, diversity: Float = 0,
+                          kernels: any Kernels = Backend.defaultKernels) throws -> [Recommendation] {
+        try recommend([try query(userID: user, watched: movie)], count: k, includeSeen: includeSeen, filter: filter,
+                      diversity: diversity, kernels: kernels)[0]
     }
 
     /// The `k` best movies for each of `users`, in that order, scored in blocks of `blockSize`
@@ -185,6 +237,69 @@ extension TrainedModel {
         }
     }
 
+    /// The genres items `a` and `b` share, in `a`'s order.
+    func sharedGenres(_ a: Int, _ b: Int) -> [String] {
+        guard let genres, a < genres.count, b < genres.count else { return [] }
+        let other = Set(genres[b])
+        return genres[a].filter(other.contains)
+    }
+
+    /// Up to 3 genome tags items `a` and `b` share, by relevance product.
+    func sharedTags(_ a: Int, _ b: Int) -> [String] {
+        guard let tags, a < tags.count, b < tags.count else { return [] }
+        return TagScore.shared(tags[a], tags[b])
+    }
+
     /// The title of movie `id` ("movie <id>" if the model does not know it).
     public func title(_ id: Int32) -> String { items.index(of: id).map { titles[$0] } ?? "movie \(id)" }
+}
+
+/// How a list is cut from a row of scores: the filter's mask applied before the top-k, then the
+/// plain top-k or the diversity re-ranking. Shared by ``TrainedModel/recommend(_:count:includeSeen:filter:diversity:kernels:)``
+/// and ``BatchExport``.
+struct ListSelection: Sendable {
+    /// Items that may be listed (nil: all).
+    let allowed: [Bool]?
+    let reranker: DiversityReranker?
+
+    init(model: TrainedModel, filter: ItemFilter?, diversity: Float) throws {
+        allowed = try filter.flatMap { $0.isEmpty ? nil : try $0.mask(for: model) }
+        guard diversity != 0 else { reranker = nil; return }
+        guard let vectors = model.model.itemVectors else {
+            throw RecommenderError.unsupported(model: model.header.model,
+                                               operation: "diversity re-ranking (it carries no content vectors: use the hybrid or content model)")
+        }
+        reranker = try DiversityReranker(lambda: diversity, vectors: vectors)
+    }
+
+    /// Sets the scores of items the filter removes to −∞.
+    func mask(_ scores: MutableMatrixView) {
+        guard let allowed else { return }
+        for (i, ok) in allowed.enumerated() where !ok {
+            for r in 0..<scores.rows { scores.base[r * scores.stride + i] = -.infinity }
+        }
+    }
+
+    /// Each row's list (item index, score), best first, at most `count`, candidates only.
+    func top(of scores: MatrixView, count: Int, threads: Int) -> [[(index: Int, value: Float)]] {
+        if let reranker {
+            var lists = [[(index: Int, value: Float)]](repeating: [], count: scores.rows)
+            lists.withUnsafeMutableBufferPointer { buffer in
+                guard let base = buffer.baseAddress else { return }
+                let out = UnsafeSendable(base), view = UnsafeSendableBox(scores)
+                Parallel.forEach(count: scores.rows, threads: threads) { r in
+                    let v = view.value
+                    out.pointer[r] = reranker.rerank(UnsafeBufferPointer(start: v.base + r * v.stride, count: v.cols), count: count)
+                }
+            }
+            return lists
+        }
+        let (indices, values) = TopK.rows(of: scores, k: count, threads: threads)
+        return (0..<scores.rows).map { r in
+            (0..<count).compactMap { j in
+                let i = Int(indices[r * count + j]), value = values[r * count + j]
+                return i >= 0 && value > -.infinity ? (i, value) : nil
+            }
+        }
+    }
 }

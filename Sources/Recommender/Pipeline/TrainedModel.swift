@@ -61,6 +61,12 @@ public struct TrainedModel: Sendable {
     public var items: IDMap
     /// Title of each item (aligned with ``items``).
     public var titles: [String]
+    /// Genres of each item (aligned with ``items``), for ``ItemFilter``; nil in files written
+    /// before they were recorded.
+    public var genres: [[String]]?
+    /// Each item's strongest genome tags (aligned with ``items``) for explanations; nil without a
+    /// genome or in files written before they were recorded.
+    public var tags: [[TagScore]]?
     /// users × items: every rating of the training data (the seen mask and the users' profiles).
     public var seen: SparseMatrix
     /// The model.
@@ -76,7 +82,8 @@ public struct TrainedModel: Sendable {
 
     /// Trains a model of type `type` on `ratings` (all of them form the seen mask; ratings ≥
     /// `options.minRating` are the positives). `content` is required by models whose
-    /// ``RecommenderModel/needsContent`` is true.
+    /// ``RecommenderModel/needsContent`` is true; their items are the rated movies and every movie
+    /// of `content`, so a movie nobody has rated yet can be recommended.
     /// - Throws: ``RecommenderError`` for no ratings, missing content or invalid options.
     public static func train<M: RecommenderModel>(_ type: M.Type, ratings: Ratings, movies: [Movie], content: ContentEmbeddings? = nil,
                                              options: Options = Options(), kernels: any Kernels,
@@ -85,16 +92,20 @@ public struct TrainedModel: Sendable {
         guard options.minRating.isFinite else { throw RecommenderError.invalidOptions(model: M.name, reason: "the positive threshold must be finite") }
         if M.needsContent && content == nil { throw RecommenderError.needsContent(model: M.name) }
         try M.validate(options)
-        let data = TrainingSet(ratings: ratings, minRating: options.minRating, content: M.needsContent ? content : nil)
+        // Models that read content also rank the movies nobody has rated: every movie with content.
+        let data = TrainingSet(ratings: ratings, minRating: options.minRating, content: M.needsContent ? content : nil,
+                               catalogue: M.needsContent ? content?.ids.ids ?? [] : [])
         if let content, let aligned = data.content {
             let covered = data.items.ids.filter { content.ids.index(of: $0) != nil }.count
             progress(.line("content: \(aligned.cols) dims for \(covered) of \(data.items.count) movies"))
         }
-        let catalogue = Dictionary(movies.map { ($0.id, $0.title) }, uniquingKeysWith: { a, _ in a })
+        let catalogue = Dictionary(movies.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let model = try M.fit(data, options: options, kernels: kernels, progress: progress)
         try checkFinite(model, name: M.name, users: data.users.count, items: data.items.count, options: options)
         return TrainedModel(header: Header(model: M.name, options: options, users: data.users.count, items: data.items.count),
-                            users: data.users, items: data.items, titles: data.items.ids.map { catalogue[$0] ?? "movie \($0)" },
+                            users: data.users, items: data.items, titles: data.items.ids.map { catalogue[$0]?.title ?? "movie \($0)" },
+                            genres: data.items.ids.map { catalogue[$0]?.genres ?? [] },
+                            tags: content?.topTags.map { top in data.items.ids.map { content?.ids.index(of: $0).map { top[$0] } ?? [] } },
                             seen: data.seen, model: model)
     }
 
@@ -124,6 +135,8 @@ public struct TrainedModel: Sendable {
         a.set("users", ints: users.ids)
         a.set("items", ints: items.ids)
         try a.set("titles", json: titles)
+        if let genres { try a.set("genres", json: genres) }
+        if let tags { try Self.encode(tags: tags, into: &a) }
         a.set("seen.rowStarts", longs: seen.rowStarts.map(Int64.init))
         a.set("seen.columns", ints: seen.columns)
         a.set("seen.values", floats: seen.values)
@@ -144,6 +157,10 @@ public struct TrainedModel: Sendable {
         }
         let users = IDMap(sortedUnique: userIDs), items = IDMap(sortedUnique: itemIDs)
         let titles = try a.json("titles", as: [String].self)
+        let genres = a.contains("genres") ? try a.json("genres", as: [[String]].self) : nil
+        if let genres, genres.count != itemIDs.count {
+            throw ArchiveError.badSection(path: url.path, name: "genres", reason: "\(genres.count) lists for \(itemIDs.count) movies")
+        }
         let starts = try a.longs("seen.rowStarts").map(Int.init)
         let columns = try a.ints("seen.columns"), values = try a.floats("seen.values")
         guard users.count == header.users, items.count == header.items, titles.count == items.count,
@@ -151,6 +168,7 @@ public struct TrainedModel: Sendable {
               columns.allSatisfy({ $0 >= 0 && Int($0) < items.count }), zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 })
         else { throw ArchiveError.badSection(path: url.path, name: "seen", reason: "inconsistent with the header") }
         let seen = SparseMatrix(rows: users.count, cols: items.count, rowStarts: starts, columns: columns, values: values)
+        let tags = try decodeTags(from: a, items: items.count, path: url.path)
         let type: any RecommenderModel.Type
         do { type = try registry.model(named: header.model) } catch {
             throw ArchiveError.badSection(path: url.path, name: "header", reason: "\(error)")
@@ -160,6 +178,45 @@ public struct TrainedModel: Sendable {
         do { model = try type.decode(from: own) } catch let error as RecommenderError {
             throw ArchiveError.badSection(path: url.path, name: "header", reason: "\(error)")
         }
-        return TrainedModel(header: header, users: users, items: items, titles: titles, seen: seen, model: model)
+        return TrainedModel(header: header, users: users, items: items, titles: titles, genres: genres, tags: tags, seen: seen, model: model)
+    }
+
+    /// The tag profiles as a vocabulary (`tags.names`), then ``ContentEmbeddings/tagProfileLength``
+    /// vocabulary indices (−1 pads) and relevances per item.
+    static func encode(tags: [[TagScore]], into a: inout BinaryArchive) throws {
+        let width = ContentEmbeddings.tagProfileLength
+        var names = [String](), index = [String: Int32]()
+        var ids = [Int32](repeating: -1, count: tags.count * width), relevance = [Float](repeating: 0, count: tags.count * width)
+        for (i, profile) in tags.enumerated() {
+            for (j, t) in profile.prefix(width).enumerated() {
+                let id = index[t.tag] ?? {
+                    names.append(t.tag)
+                    index[t.tag] = Int32(names.count - 1)
+                    return Int32(names.count - 1)
+                }()
+                ids[i * width + j] = id
+                relevance[i * width + j] = t.relevance
+            }
+        }
+        try a.set("tags.names", json: names)
+        a.set("tags.index", ints: ids)
+        a.set("tags.relevance", floats: relevance)
+    }
+
+    /// The tag profiles of a model file, nil when it has none.
+    static func decodeTags(from a: BinaryArchive, items: Int, path: String) throws -> [[TagScore]]? {
+        guard a.contains("tags.names") else { return nil }
+        let width = ContentEmbeddings.tagProfileLength
+        let names = try a.json("tags.names", as: [String].self)
+        let ids = try a.ints("tags.index"), relevance = try a.floats("tags.relevance")
+        guard ids.count == items * width, relevance.count == ids.count, ids.allSatisfy({ $0 >= -1 && Int($0) < names.count }) else {
+            throw ArchiveError.badSection(path: path, name: "tags", reason: "inconsistent with the \(items) movies and \(names.count) tag names")
+        }
+        return (0..<items).map { i in
+            (0..<width).compactMap { j in
+                let id = ids[i * width + j]
+                return id >= 0 ? TagScore(tag: names[Int(id)], relevance: relevance[i * width + j]) : nil
+            }
+        }
     }
 }
