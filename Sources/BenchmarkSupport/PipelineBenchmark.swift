@@ -3,8 +3,8 @@ import LinearAlgebra
 import MovieLens
 import Recommender
 
-/// Times every heavy step of the pipeline — load → prepare → ALS → content neighbours → one LSTM
-/// epoch → export — on one kernel backend, with the peak memory of each step.
+/// Times every heavy step of the pipeline — load → prepare → ALS → (the learned hybrid) → content
+/// neighbours → one LSTM epoch → export — on one kernel backend, with the peak memory of each step.
 ///
 /// Run it once per backend in the same process to get the OpenBLAS / pure-Swift ratio of each step
 /// (`movierec bench`). Steps that do not call the kernels (load) are timed on both for symmetry.
@@ -26,6 +26,8 @@ public struct PipelineBenchmark: Sendable {
     /// batch 256), `.windows` the default configuration.
     public var sequenceMode: SequenceExamples.Mode = .last
     public var exportCount = 10
+    /// Also train the learned hybrid (with the same ALS settings) and report it against the ALS step.
+    public var includeHybrid = false
     public var seed: UInt64 = 0
 
     public init() {}
@@ -70,6 +72,16 @@ public struct PipelineBenchmark: Sendable {
         let als = try timed("ALS train") { () -> (TrainedModel, String) in
             let m = try TrainedModel.train(ImplicitALS.self, ratings: prepared.ratings, movies: movies, options: options, kernels: kernels)
             return (m, "\(alsFactors) factors, \(alsIterations) iterations, Cholesky rows")
+        }
+        if includeHybrid {
+            let alsSeconds = steps.last?.seconds ?? 0
+            try timed("hybrid train") { () -> ((), String) in
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let m = try TrainedModel.train(HybridRecommender.self, ratings: prepared.ratings, movies: movies,
+                                               content: try ContentEmbeddings(prepared: prepared), options: options, kernels: kernels)
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                return ((), String(format: "%@; %.2f× the ALS step", m.model.label, seconds / max(alsSeconds, 1e-9)))
+            }
         }
         try timed("content neighbours") { () -> ((), String) in
             let content = try ContentEmbeddings(prepared: prepared)

@@ -30,6 +30,7 @@ struct BenchPipeline: ParsableCommand {
     @Option(help: "Backends: openblas, swift or both.") var backend: BackendChoice = .both
     @Option(help: "ALS iterations.") var alsIterations = 3
     @Option(help: "LSTM examples: last (the reference setup: one sequence of 20 per user, batch 256) or windows (the default training configuration).") var lstmMode: SequenceExamples.Mode = .last
+    @Flag(help: "Also train the learned hybrid (same ALS settings) and report its time against the ALS step.") var hybrid = false
     @Option(help: "Write the results as JSON to this file.") var json: String?
     @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Random seed.") var seed: UInt64 = 0
@@ -55,6 +56,7 @@ struct BenchPipeline: ParsableCommand {
             }
         }
         var bench = PipelineBenchmark()
+        bench.includeHybrid = hybrid
         bench.alsIterations = alsIterations
         bench.sequenceMode = lstmMode
         bench.seed = seed

@@ -45,7 +45,8 @@ struct Evaluate: ParsableCommand {
         the two-sided p-value of a paired t-test over the same users: p < 0.05 means the difference \
         is unlikely to be chance. Models with content vectors (content, hybrid) also print the \
         accuracy–diversity trade-off: their lists re-ranked by maximal marginal relevance at each λ of \
-        --diversity-tradeoff (NDCG@10 and R@10 against genre diversity and coverage).
+        --diversity-tradeoff (NDCG@10 and R@10 against content ILD — mean pairwise 1 − cosine of the \
+        content vectors in a top-10 —, genre diversity and coverage).
 
         Examples:
           movierec evaluate --data data/ml-latest-small
@@ -275,13 +276,14 @@ func printEvaluation(_ report: EvaluationSuite.Report) {
     let tradeoffs = report.ranking.filter { !($0.tradeoff ?? []).isEmpty }
     if !tradeoffs.isEmpty {
         print("")
-        print(renderTable(header: ["diversity re-ranking (MMR over content vectors)", "λ", "NDCG@10", "R@10", "divers", "cover"],
+        print(renderTable(header: ["diversity re-ranking (MMR over content vectors)", "λ", "NDCG@10", "R@10", "content ILD", "divers", "cover"],
                           rows: tradeoffs.flatMap { r in
                               (r.tradeoff ?? []).map { p in
-                                  [r.model, String(format: "%.1f", p.lambda), f(p.ndcgAt10), f(p.recallAt10), f(p.diversity), f(p.coverage)]
+                                  [r.model, String(format: "%.1f", p.lambda), f(p.ndcgAt10), f(p.recallAt10), f(p.contentDiversity), f(p.diversity),
+                                   f(p.coverage)]
                               }
                           },
-                          rightAligned: [1, 2, 3, 4, 5]))
+                          rightAligned: [1, 2, 3, 4, 5, 6]))
     }
     guard !report.rating.isEmpty else { return }
     print("")

@@ -33,7 +33,7 @@ struct Recommend: ParsableCommand {
         show the scaled content and CF parts and the movie that drove the content part. An unknown \
         user or movie id is an error (exit code 2) that names the nearest known ids. The filters \
         (--genres, --exclude-genres, --years, --exclude, --only) act before the top -k, so the list \
-        is short only when fewer movies pass; --diversity re-ranks the best max(100, 5k) by maximal \
+        is short only when fewer movies pass; --diversity re-ranks the best max(200, 10k) by maximal \
         marginal relevance.
 
         Examples:

@@ -105,6 +105,8 @@ public struct EvaluationSuite: Sendable {
         public var diversity: Double?
         /// Share of the catalogue in some user's top-10.
         public var coverage: Double?
+        /// Mean intra-list content diversity of the top-10 (1 − cosine of the content vectors, over pairs).
+        public var contentDiversity: Double?
     }
 
     /// One model's figures on held-out movies.
@@ -232,7 +234,8 @@ public struct EvaluationSuite: Sendable {
                 (label, metrics) = (model.model.label, all[0])
                 if diverse && !diversityTradeoff.isEmpty {
                     tradeoff = zip(diversityTradeoff, all.dropFirst()).map { lambda, m in
-                        DiversityPoint(lambda: lambda, ndcgAt10: m.ndcgAt10, recallAt10: m.recallAt10, diversity: m.diversity, coverage: m.coverage)
+                        DiversityPoint(lambda: lambda, ndcgAt10: m.ndcgAt10, recallAt10: m.recallAt10, diversity: m.diversity, coverage: m.coverage,
+                                       contentDiversity: m.contentDiversity)
                     }
                 }
             }

@@ -96,11 +96,15 @@ public struct RankingMetrics: Sendable, Codable, Equatable {
     public var diversity: Double?
     /// Mean self-information −log₂(share of users who rated the item) of recommended items, in bits.
     public var novelty: Double?
+    /// Mean intra-list content diversity of the top-10 lists: average pairwise 1 − cosine of the
+    /// model's content vectors (models that carry them; nil otherwise).
+    public var contentDiversity: Double?
     /// Each evaluated user's figures, in the order given (for paired tests; not encoded).
     public var perUser: [UserMetrics]
 
     enum CodingKeys: String, CodingKey {
         case users, recallAt10, recallAt20, ndcgAt10, precisionAt10, hitRateAt10, mrr, mapAt10, intervals, coverage, diversity, novelty
+        case contentDiversity
     }
 
     public init(from decoder: any Decoder) throws {
@@ -117,6 +121,7 @@ public struct RankingMetrics: Sendable, Codable, Equatable {
         coverage = try c.decodeIfPresent(Double.self, forKey: .coverage)
         diversity = try c.decodeIfPresent(Double.self, forKey: .diversity)
         novelty = try c.decodeIfPresent(Double.self, forKey: .novelty)
+        contentDiversity = try c.decodeIfPresent(Double.self, forKey: .contentDiversity)
         perUser = []
     }
 

@@ -69,6 +69,8 @@ public struct RankingEvaluation: Sendable {
         let selections = try diversities.map { try ListSelection(model: model, filter: nil, diversity: $0) }
         let evaluated = evaluatedUsers
         var lists = [[[Int]]](repeating: [[Int]](repeating: [], count: evaluated.count), count: selections.count)
+        var contentDistance = [Double](repeating: 0, count: selections.count)
+        var contentLists = [Int](repeating: 0, count: selections.count)
         var ranks = [Int?](repeating: nil, count: evaluated.count)
         // The model's items are the train movies, as ours; map in case the orders ever differ.
         let toOurs = model.items.ids.map { items.index(of: $0) ?? -1 }
@@ -98,11 +100,37 @@ public struct RankingEvaluation: Sendable {
                 for (s, selection) in selections.enumerated() {
                     let top = selection.top(of: v, count: count, threads: kernels.threads)
                     for (r, (k, _)) in known.enumerated() { lists[s][k] = top[r].map { toOurs[$0.index] } }
+                    if let vectors = model.model.itemVectors {
+                        for list in top where list.count >= 2 {
+                            contentDistance[s] += Self.contentDistance(list.prefix(10).map(\.index), vectors)
+                            contentLists[s] += 1
+                        }
+                    }
                 }
             }
             first += blockSize
         }
-        return lists.map { metrics($0, firstHitRanks: ranks, users: evaluated) }
+        return lists.enumerated().map { s, list in
+            var m = metrics(list, firstHitRanks: ranks, users: evaluated)
+            if model.model.itemVectors != nil { m.contentDiversity = contentLists[s] > 0 ? contentDistance[s] / Double(contentLists[s]) : 0 }
+            return m
+        }
+    }
+
+    /// Mean pairwise `1 − cos` of the unit `vectors` rows of `items`.
+    static func contentDistance(_ items: [Int], _ vectors: Matrix) -> Double {
+        guard items.count >= 2 else { return 0 }
+        let d = vectors.cols
+        return vectors.withView { v in
+            var sum = 0.0, pairs = 0
+            for a in 0..<items.count {
+                for b in (a + 1)..<items.count {
+                    sum += 1 - Double(VectorOps.dot(v.base + items[a] * v.stride, v.base + items[b] * v.stride, d))
+                    pairs += 1
+                }
+            }
+            return sum / Double(pairs)
+        }
     }
 
     /// The 1-based rank, among the finite `scores`, of the best-scored item of `relevant` (ties go

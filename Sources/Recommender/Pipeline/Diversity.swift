@@ -4,10 +4,11 @@ import LinearAlgebra
 /// `recommend`/`export`/`evaluate`'s `--diversity λ`.
 ///
 /// From the best ``pool(for:)`` candidates of a score row, the list is built greedily: each step
-/// takes the candidate maximising `(1 − λ)·rel(i) − λ·max_{j chosen} cos(i, j)`, where `rel` is the
-/// score min–max scaled over the pool (so λ means the same for every model's score scale). λ = 0
-/// gives the plain ranking; λ = 1 ignores the scores after the first pick. Ties go to the better
-/// plain rank.
+/// takes the candidate maximising `(1 − λ)·rel(i) − λ·red(i)`, where `rel` is the score
+/// standardized over the pool and `red` the redundancy `max_{j chosen} cos(i, j)` standardized
+/// over the candidates left — both in standard deviations, so λ means the same for every model's
+/// score scale and every content space (λ = 0.5 weighs one sd of each alike). λ = 0 gives the
+/// plain ranking; λ = 1 ignores the scores after the first pick. Ties go to the better plain rank.
 public struct DiversityReranker: Sendable {
     /// The trade-off λ in [0, 1].
     public let lambda: Float
@@ -23,8 +24,18 @@ public struct DiversityReranker: Sendable {
         self.vectors = vectors
     }
 
+    /// `(x − mean) / sd` (all 0 when the values are equal).
+    static func standardized(_ x: [Float]) -> [Float] {
+        let n = Double(x.count)
+        guard n > 0 else { return [] }
+        let mean = x.reduce(0.0) { $0 + Double($1) } / n
+        let variance = x.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
+        let scale = variance > 0 ? 1 / variance.squareRoot() : 0
+        return x.map { Float((Double($0) - mean) * scale) }
+    }
+
     /// How many of the best candidates a list of `count` is chosen from.
-    public static func pool(for count: Int) -> Int { max(100, 5 * count) }
+    public static func pool(for count: Int) -> Int { max(200, 10 * count) }
 
     /// The re-ranked top `count` of `scores` (−∞ = not a candidate), as (item, original score).
     public func rerank(_ scores: UnsafeBufferPointer<Float>, count: Int) -> [(index: Int, value: Float)] {
@@ -34,9 +45,8 @@ public struct DiversityReranker: Sendable {
 
     /// The re-ranked first `count` of `pool` (best first, as ``TopK/select(_:k:)`` returns it).
     public func rerank(pool: [(index: Int, value: Float)], count: Int) -> [(index: Int, value: Float)] {
-        guard let best = pool.first?.value, let worst = pool.last?.value else { return [] }
-        let span = best - worst
-        let relevance = pool.map { span > 0 ? ($0.value - worst) / span : 1 }
+        guard !pool.isEmpty else { return [] }
+        let relevance = Self.standardized(pool.map(\.value))
         var closest = [Float](repeating: 0, count: pool.count)
         var taken = [Bool](repeating: false, count: pool.count)
         var out = [(index: Int, value: Float)]()
@@ -44,9 +54,12 @@ public struct DiversityReranker: Sendable {
         let d = vectors.cols
         vectors.withView { v in
             while out.count < min(count, pool.count) {
+                // Redundancy on the same scale as relevance: standardized over the remaining candidates.
+                let open = (0..<pool.count).filter { !taken[$0] }
+                let redundancy = out.isEmpty ? [Float](repeating: 0, count: open.count) : Self.standardized(open.map { closest[$0] })
                 var pick = -1, pickValue = -Float.infinity
-                for c in 0..<pool.count where !taken[c] {
-                    let value = (1 - lambda) * relevance[c] - (out.isEmpty ? 0 : lambda * closest[c])
+                for (o, c) in open.enumerated() {
+                    let value = (1 - lambda) * relevance[c] - lambda * redundancy[o]
                     if value > pickValue { (pick, pickValue) = (c, value) }
                 }
                 guard pick >= 0 else { break }
