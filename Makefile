@@ -1,5 +1,5 @@
 # MovieRec — the two quick-start commands are `make run` and `make test`.
-# Both install the system packages (libopenblas-dev, liblapacke-dev, zlib1g-dev) first when they are missing.
+# Both install the system packages (libopenblas-dev, liblapacke-dev, libisal-dev) first when they are missing.
 
 SWIFT ?= swift
 NATIVE_FLAGS = -Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DNATIVE_FMA

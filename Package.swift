@@ -37,9 +37,9 @@ let package = Package(
         ),
 
         .systemLibrary(
-            name: "CZlib",
-            pkgConfig: "zlib",
-            providers: [.apt(["zlib1g-dev"])]
+            name: "CIsal",
+            pkgConfig: "libisal",
+            providers: [.apt(["libisal-dev"])]
         ),
 
         // MARK: - Public modules
@@ -49,7 +49,7 @@ let package = Package(
                 .target(name: "CLinearAlgebra", condition: .when(traits: ["OpenBLAS"])),
             ]
         ),
-        .target(name: "MovieLens", dependencies: ["LinearAlgebra", "CZlib"]),
+        .target(name: "MovieLens", dependencies: ["LinearAlgebra", "CIsal"]),
         .target(name: "Recommender", dependencies: ["LinearAlgebra", "MovieLens"]),
         // Kernel and pipeline benchmarks, shared by `movierec bench` and the Benchmarks/ package.
         .target(name: "BenchmarkSupport", dependencies: ["LinearAlgebra", "MovieLens", "Recommender"]),

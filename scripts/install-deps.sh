@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs the system packages MovieRec links against (OpenBLAS, LAPACKE, zlib, pkg-config) when missing.
+# Installs the system packages MovieRec links against (OpenBLAS, LAPACKE, ISA-L, pkg-config) when missing.
 # Debian/Ubuntu only; run as root or with sudo available.
 set -euo pipefail
-if command -v pkg-config >/dev/null && pkg-config --exists openblas lapacke zlib 2>/dev/null; then
+if command -v pkg-config >/dev/null && pkg-config --exists openblas lapacke libisal 2>/dev/null; then
   exit 0
 fi
-packages=(libopenblas-dev liblapacke-dev zlib1g-dev pkg-config)
+packages=(libopenblas-dev liblapacke-dev libisal-dev pkg-config)
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "install ${packages[*]} as root (apt-get install)" >&2; exit 1; }

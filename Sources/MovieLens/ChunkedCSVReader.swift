@@ -207,6 +207,8 @@ struct ChunkedCSVReader {
 
     struct ChunkResult {
         var rows = 0
+        /// Lines the region held (set by streaming readers, which number errors from it).
+        var lines = 0
         var errors: [(line: Int, problem: RecordProblem)] = []
         var skipped = 0
         var fatal: MovieLensError?
@@ -215,6 +217,21 @@ struct ChunkedCSVReader {
         mutating func note(_ line: Int, _ problem: RecordProblem) {
             skipped += 1
             if errors.count < 10 { errors.append((line, problem)) }
+        }
+
+        /// The results of consecutive parts of one region: error lines renumbered from the region's
+        /// start, the first ten kept, the first fatal error.
+        static func merged(_ parts: [ChunkResult]) -> ChunkResult {
+            var out = ChunkResult()
+            for part in parts {
+                out.rows += part.rows
+                out.skipped += part.skipped
+                out.errors += part.errors.map { ($0.line + out.lines, $0.problem) }
+                if out.fatal == nil { out.fatal = part.fatal }
+                out.lines += part.lines
+            }
+            out.errors = Array(out.errors.prefix(10))
+            return out
         }
     }
 

@@ -1,4 +1,4 @@
-import CZlib
+import CIsal
 import Foundation
 import LinearAlgebra
 
@@ -7,7 +7,7 @@ import LinearAlgebra
 /// A path that runs *through* a zip archive names one of its entries:
 /// `/data/ml-20m.zip/ml-20m/ratings.csv` is the entry `ml-20m/ratings.csv` of `/data/ml-20m.zip`
 /// (what ``DatasetFiles/discover(in:ratings:)`` returns for an archive). A regular file whose name
-/// ends in `.gz` is read through gzip. Compressed bytes are inflated as they are read (zlib),
+/// ends in `.gz` is read through gzip. Compressed bytes are inflated as they are read (ISA-L),
 /// never unpacked to disk; an entry's CRC-32 and a gzip member's CRC-32 and length are checked.
 enum DataInput: Sendable {
     case file(path: String)
@@ -248,7 +248,7 @@ extension Array where Element == UInt8 {
 
 /// The inflated bytes of a ``DataInput`` in chunks, read ahead by a thread of their own: while the
 /// caller parses one chunk, the next is being inflated (so a load costs about the larger of the two).
-/// Memory: three chunks, a 1 MiB input buffer and zlib's 32 KiB window.
+/// Memory: three chunks, a 1 MiB input buffer and ISA-L's ~40 KiB state.
 final class ChunkStream {
     private let pipe: ChunkPipe
 
@@ -284,10 +284,6 @@ private final class ChunkPipe: @unchecked Sendable {
     private var finished = false
     private var cancelled = false
     private var failure: (any Error)?
-    /// A zip entry's stated CRC-32 and name (set by the reading thread before its first buffer),
-    /// and the CRC-32 of the buffers handed out so far (the reader's thread only).
-    private var expectedCRC: (UInt32, String)?
-    private var runningCRC = crc32(0, nil, 0)
 
     init(chunkSize: Int) {
         self.chunkSize = chunkSize
@@ -307,26 +303,20 @@ private final class ChunkPipe: @unchecked Sendable {
         for b in buffers { b.deallocate() }
     }
 
-    /// The next filled buffer; the CRC-32 of a zip entry is summed here, on the reader's thread
-    /// (which waits for inflation anyway), and checked after the last buffer.
+    /// The next filled buffer; after the last, the reading thread's error if it had one.
     func next() throws -> UnsafeBufferPointer<UInt8>? {
         lock.lock()
         if let h = held { free.append(h); held = nil; lock.broadcast() }
         while filled.isEmpty && !finished { lock.wait() }
         guard !filled.isEmpty else {
-            let failure = failure, expected = expectedCRC
+            let failure = failure
             lock.unlock()
             if let failure { throw failure }
-            if let (crc, name) = expected, UInt32(runningCRC) != crc {
-                throw MovieLensError.io(path: name, reason: "corrupt zip entry: CRC-32 mismatch")
-            }
             return nil
         }
         let (index, count) = filled.removeFirst()
         held = index
-        let check = expectedCRC != nil
         lock.unlock()
-        if check { runningCRC = crc32(runningCRC, buffers[index], UInt32(count)) }
         return UnsafeBufferPointer(start: buffers[index], count: count)
     }
 
@@ -356,8 +346,7 @@ private final class ChunkPipe: @unchecked Sendable {
         case .zipEntry(let archive, let entry):
             let start = try archive.dataOffset(of: entry)
             let name = archive.path + "/" + entry.name
-            var total = 0
-            lock.lock(); expectedCRC = (entry.crc32, name); lock.unlock()
+            var total = 0, crc: UInt32 = 0
             let check: (UnsafeMutablePointer<UInt8>, Int) throws -> Void = { _, count in
                 total += count
                 guard total <= entry.uncompressedSize else {
@@ -365,17 +354,22 @@ private final class ChunkPipe: @unchecked Sendable {
                 }
             }
             switch entry.method {
-            case 0: try copy(file: archive.file, start: start, length: entry.compressedSize, name: name, check: check)
-            case 8: try inflate(file: archive.file, start: start, length: entry.compressedSize, name: name, gzip: false, check: check)
+            case 0:
+                try copy(file: archive.file, start: start, length: entry.compressedSize, name: name) { bytes, count in
+                    try check(bytes, count)
+                    crc = crc32_gzip_refl(crc, bytes, UInt64(count))
+                }
+            case 8: crc = try inflate(file: archive.file, start: start, length: entry.compressedSize, name: name, gzip: false, check: check)
             default: throw MovieLensError.io(path: name, reason: "unsupported zip compression method \(entry.method) (stored and deflated only)")
             }
             if cancelled { return }
             guard total == entry.uncompressedSize else {
                 throw MovieLensError.io(path: name, reason: "corrupt zip entry: \(total) bytes, its directory says \(entry.uncompressedSize)")
             }
+            guard crc == entry.crc32 else { throw MovieLensError.io(path: name, reason: "corrupt zip entry: CRC-32 mismatch") }
         case .gzip(let path, let size):
             let file = try InputFile(path: path, name: (path as NSString).lastPathComponent)
-            try inflate(file: file, start: 0, length: size, name: path, gzip: true) { _, _ in }
+            _ = try inflate(file: file, start: 0, length: size, name: path, gzip: true) { _, _ in }
         }
     }
 
@@ -396,62 +390,77 @@ private final class ChunkPipe: @unchecked Sendable {
         }
     }
 
-    /// Inflates `length` compressed bytes from `start` of `file`: a bare DEFLATE stream (a zip
-    /// entry) or gzip members one after another (`cat a.gz b.gz`), each checked by zlib against
-    /// its CRC-32 and length. `check` sees every inflated run.
+    /// Inflates `length` compressed bytes from `start` of `file` with ISA-L: a bare DEFLATE stream
+    /// (a zip entry; returns the CRC-32 of the output, computed while inflating) or gzip members
+    /// one after another (`cat a.gz b.gz`), each checked by ISA-L against its CRC-32 and length.
+    /// `check` sees every inflated run.
+    @discardableResult
     private func inflate(file: InputFile, start: Int, length: Int, name: String, gzip: Bool,
-                         check: (UnsafeMutablePointer<UInt8>, Int) throws -> Void) throws {
+                         check: (UnsafeMutablePointer<UInt8>, Int) throws -> Void) throws -> UInt32 {
         func corrupt(_ what: String) -> MovieLensError {
             .io(path: name, reason: (gzip ? "corrupt gzip file: " : "corrupt zip entry: ") + what)
         }
-        var z = z_stream()
-        guard inflateInit2_(&z, gzip ? MAX_WBITS + 16 : -MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw corrupt("zlib would not start")
-        }
-        defer { inflateEnd(&z) }
+        // The state holds ISA-L's window and decoding tables (~40 KiB): on the heap, not the stack.
+        let state = UnsafeMutablePointer<inflate_state>.allocate(capacity: 1)
+        defer { state.deallocate() }
+        let wrapper = UInt32(gzip ? ISAL_GZIP : ISAL_GZIP_NO_HDR)
+        isal_inflate_init(state)
+        state.pointee.crc_flag = wrapper
         let inputSize = 1 << 20
         let input = UnsafeMutablePointer<UInt8>.allocate(capacity: inputSize)
         defer { input.deallocate() }
         var consumed = 0
-        guard var b = take() else { return }
+        guard var b = take() else { return 0 }
         var used = 0
         while true {
-            if z.avail_in == 0 {
-                let want = min(inputSize, length - consumed)
-                guard want > 0 else { give(b, used); throw corrupt("the compressed data ends early (truncated?)") }
-                let n = try file.read(into: input, offset: start + consumed, count: want)
+            if state.pointee.avail_in == 0 && consumed < length {
+                let n = try file.read(into: input, offset: start + consumed, count: min(inputSize, length - consumed))
                 guard n > 0 else { give(b, used); throw corrupt("the compressed data ends early (truncated?)") }
                 consumed += n
-                z.next_in = input
-                z.avail_in = UInt32(n)
+                state.pointee.next_in = input
+                state.pointee.avail_in = UInt32(n)
             }
-            z.next_out = b + used
-            z.avail_out = UInt32(chunkSize - used)
-            let status = CZlib.inflate(&z, Z_NO_FLUSH)
-            let produced = chunkSize - used - Int(z.avail_out)
+            state.pointee.next_out = b + used
+            state.pointee.avail_out = UInt32(chunkSize - used)
+            let status = isal_inflate(state)
+            let produced = chunkSize - used - Int(state.pointee.avail_out)
             if produced > 0 { try check(b + used, produced) }
             used += produced
-            var ended = false
-            switch status {
-            case Z_OK, Z_BUF_ERROR:
-                break
-            case Z_STREAM_END:
-                if gzip && (z.avail_in > 0 || consumed < length) {
-                    guard inflateReset(&z) == Z_OK else { throw corrupt("cannot read the next member") }
-                } else {
-                    ended = true
-                }
-            default:
-                throw corrupt(z.msg.map { String(cString: $0) } ?? "zlib error \(status)")
+            guard status == ISAL_DECOMP_OK else { give(b, used); throw corrupt(Self.describe(status)) }
+            if state.pointee.block_state == ISAL_BLOCK_FINISH {
+                guard gzip && (state.pointee.avail_in > 0 || consumed < length) else { break }
+                // The next gzip member: a fresh state over the rest of the input.
+                let (next, left) = (state.pointee.next_in, state.pointee.avail_in)
+                isal_inflate_reset(state)
+                state.pointee.crc_flag = wrapper
+                state.pointee.next_in = next
+                state.pointee.avail_in = left
+            } else if produced == 0 && state.pointee.avail_in == 0 && consumed == length {
+                give(b, used)
+                throw corrupt("the compressed data ends early (truncated?)")
             }
-            if ended { break }
             if used == chunkSize {
                 give(b, used)
-                guard let next = take() else { return }
+                guard let next = take() else { return 0 }
                 b = next
                 used = 0
             }
         }
         give(b, used)
+        return state.pointee.crc
+    }
+
+    /// What an ISA-L inflate status means.
+    static func describe(_ status: Int32) -> String {
+        switch status {
+        case ISAL_INVALID_BLOCK: "invalid DEFLATE block"
+        case ISAL_INVALID_SYMBOL: "invalid DEFLATE code"
+        case ISAL_INVALID_LOOKBACK: "a back-reference reaches before the start"
+        case ISAL_INVALID_WRAPPER: "not a gzip member (bad header)"
+        case ISAL_UNSUPPORTED_METHOD: "unsupported compression method in the gzip header"
+        case ISAL_INCORRECT_CHECKSUM: "CRC-32 or length mismatch"
+        case ISAL_NEED_DICT: "the stream needs a preset dictionary"
+        default: "ISA-L inflate error \(status)"
+        }
     }
 }

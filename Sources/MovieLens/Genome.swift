@@ -203,9 +203,10 @@ extension Genome {
         try StreamingCSVReader(input: input, dialect: .csv).read(hasHeader: true, policy: policy, report: &report, start: { header in
             cols = try scoreLayout(header, file: input.displayName)
             fieldCount = header.columns.count
-        }) { parser, bytes, lines, atEnd in
+        }) { parser, bytes, atEnd in
             var result = ChunkedCSVReader.ChunkResult()
-            let (m, t, v) = columns(capacity: lines) { mp, tp, vp in
+            result.lines = StreamingCSVReader.lines(in: bytes, atEnd: atEnd)
+            let (m, t, v) = columns(capacity: result.lines) { mp, tp, vp in
                 let out = ScoreColumns(movie: cols[0], tag: cols[1], relevance: cols[2], fieldCount: fieldCount, movies: mp, tags: tp, values: vp)
                 let fast: ((UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)? = out.isPlain ? { b, p, row in out.fastPath(b, p, row) } : nil
                 let decode: (CSVTokenizer, Int) throws(RecordProblem) -> Void = { t, row throws(RecordProblem) in try out.decode(t, row) }

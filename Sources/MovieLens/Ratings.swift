@@ -137,36 +137,105 @@ extension Ratings {
         return (ratings, report)
     }
 
-    /// A zip entry or a `.gz` file: one sequential pass over the inflated chunks, each parsed into
-    /// columns of its own size and appended (the columns reserved from the stated size, when known).
+    /// A zip entry or a `.gz` file: one sequential pass over the inflated chunks. Each region of
+    /// complete lines is cut into one part per core, parsed in parallel (``parseParts``) while the
+    /// reading thread inflates the next chunk. A zip entry states its size, so its rows go straight
+    /// into columns sized for it (a record takes at least 6 bytes; pages past the rows written are
+    /// never touched); a gzip file's regions go into columns of their own, appended.
     private static func loadStreaming(_ input: DataInput, format: DatasetFiles.Format, policy: ErrorPolicy,
                                       chunkSize: Int) throws -> (Ratings, LoadReport) {
         var report = LoadReport(file: input.displayName)
         let (dialect, hasHeader) = Self.dialect(format)
         var reader = StreamingCSVReader(input: input, dialect: dialect)
         reader.chunkSize = max(1 << 16, min(chunkSize, 8 << 20))
-        var ratings = Ratings()
-        // A record takes at least 8 bytes ("1,1,5,1\n"); reserving for more only costs address space.
-        if let size = input.sizeHint { ratings.reserveCapacity(min(size / 8 + 1, 1 << 31)) }
         var layout = Layout(user: 0, movie: 1, rating: 2, timestamp: 3, fieldCount: 4)
-        try reader.read(hasHeader: hasHeader, policy: policy, report: &report, start: { header in
-            layout = try Self.layout(header, hasHeader: hasHeader, file: input.displayName)
-        }) { parser, bytes, lines, atEnd in
-            var chunk = Ratings(), result = ChunkedCSVReader.ChunkResult()
-            let standard = layout.isStandard(dialect), fields = layout
-            chunk.withUninitializedColumns(capacity: lines) { columns in
+        let start: (CSVHeader) throws -> Void = { header in layout = try Self.layout(header, hasHeader: hasHeader, file: input.displayName) }
+        var ratings = Ratings()
+        guard case .zipEntry(_, let entry) = input, entry.uncompressedSize / 6 + 1 < 1 << 31 else {
+            try reader.read(hasHeader: hasHeader, policy: policy, report: &report, start: start) { parser, bytes, atEnd in
+                var chunk = Ratings(), result = ChunkedCSVReader.ChunkResult()
+                let parts = Self.parts(bytes, atEnd: atEnd)
+                chunk.withUninitializedColumns(capacity: parts.reduce(0) { $0 + $1.lines }) { columns in
+                    result = Self.parseParts(parser, parts, layout: layout, dialect: dialect, policy: policy, columns: columns, firstRow: 0)
+                    return result.rows
+                }
+                ratings.append(contentsOf: chunk)
+                return result
+            }
+            return (ratings, report)
+        }
+        let capacity = entry.uncompressedSize / 6 + 1
+        var failure: (any Error)?
+        ratings.withUninitializedColumns(capacity: capacity) { columns in
+            var filled = 0
+            do {
+                try reader.read(hasHeader: hasHeader, policy: policy, report: &report, start: start) { parser, bytes, atEnd in
+                    let parts = Self.parts(bytes, atEnd: atEnd)
+                    guard filled + parts.reduce(0, { $0 + $1.lines }) <= capacity else {
+                        throw MovieLensError.io(path: input.displayName, reason: "more lines than its stated size allows")
+                    }
+                    let result = Self.parseParts(parser, parts, layout: layout, dialect: dialect, policy: policy, columns: columns, firstRow: filled)
+                    filled += result.rows
+                    return result
+                }
+            } catch {
+                failure = error
+            }
+            return failure == nil ? filled : 0
+        }
+        if let failure { throw failure }
+        return (ratings, report)
+    }
+
+    /// One core's share of a region, with its line count (counted in parallel).
+    private typealias CountedPart = (part: StreamingCSVReader.Part, lines: Int)
+
+    private static func parts(_ bytes: UnsafeBufferPointer<UInt8>, atEnd: Bool) -> [CountedPart] {
+        let parts = StreamingCSVReader.split(bytes, parts: Parallel.cores, atEnd: atEnd)
+        var lines = [Int](repeating: 0, count: parts.count)
+        lines.withUnsafeMutableBufferPointer { lb in
+            guard let base = lb.baseAddress else { return }
+            let out = UnsafeSendable(base)
+            Parallel.forEach(count: parts.count, threads: parts.count) { i in
+                out.pointer[i] = StreamingCSVReader.lines(in: parts[i].bytes, atEnd: parts[i].atEnd)
+            }
+        }
+        return Array(zip(parts, lines))
+    }
+
+    /// Parses `parts` in parallel into `columns`, part `i` from row `firstRow` + the lines of the
+    /// parts before it, then closes the gaps a part leaves when it keeps fewer rows than lines
+    /// (skipped or blank lines). Returns the merged result (rows, errors numbered from the region's
+    /// first line).
+    private static func parseParts(_ parser: ChunkedCSVReader, _ parts: [CountedPart], layout: Layout, dialect: Dialect,
+                                   policy: ErrorPolicy, columns: RatingColumns, firstRow: Int) -> ChunkedCSVReader.ChunkResult {
+        var results = [ChunkedCSVReader.ChunkResult](repeating: .init(), count: parts.count)
+        var starts = [Int](), next = firstRow
+        for p in parts { starts.append(next); next += p.lines }
+        let standard = layout.isStandard(dialect)
+        results.withUnsafeMutableBufferPointer { rb in
+            guard let rp = rb.baseAddress else { return }
+            let shared = UnsafeSendableBox((UnsafeSendable(rp), parser, parts, starts))
+            Parallel.forEach(count: parts.count, threads: parts.count) { i in
+                let (results, parser, parts, starts) = shared.value
+                var result = ChunkedCSVReader.ChunkResult()
+                result.lines = parts[i].lines
                 let fast: ((UnsafeBufferPointer<UInt8>, Int, Int) -> Int?)? = standard ? { b, p, row in columns.fastDecode(b, p, row: row) } : nil
                 let decode: (CSVTokenizer, Int) throws(RecordProblem) -> Void = { tokenizer, row throws(RecordProblem) in
-                    try columns.decode(tokenizer, fields, row: row)
+                    try columns.decode(tokenizer, layout, row: row)
                 }
-                parser.parseRegion(bytes, readStart: 0, owned: bytes.count, chunk: 0, firstRow: 0, policy: policy, into: &result,
-                                   fastPath: fast, decode: decode, atEnd: atEnd)
-                return result.rows
+                let bytes = parts[i].part.bytes
+                parser.parseRegion(bytes, readStart: 0, owned: bytes.count, chunk: 0, firstRow: starts[i], policy: policy,
+                                   into: &result, fastPath: fast, decode: decode, atEnd: parts[i].part.atEnd)
+                results.pointer[i] = result
             }
-            ratings.append(contentsOf: chunk)
-            return result
         }
-        return (ratings, report)
+        var row = firstRow
+        for (i, result) in results.enumerated() {
+            if starts[i] != row { columns.move(from: starts[i], to: row, count: result.rows) }
+            row += result.rows
+        }
+        return ChunkedCSVReader.ChunkResult.merged(results)
     }
 
     /// Reserves room for `n` ratings in every column.

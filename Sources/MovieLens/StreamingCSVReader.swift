@@ -15,12 +15,13 @@ struct StreamingCSVReader {
     var maxLineLength = 1 << 20
 
     /// Reads the header (when `hasHeader`), hands it to `start`, then calls `region` with every
-    /// run of complete lines, the number of lines in it and whether it is the last; `region` parses
-    /// them with the given reader into its columns and returns the chunk's result.
+    /// run of complete lines and whether it is the last; `region` parses them with the given reader
+    /// into its columns and returns the chunk's result, with ``ChunkedCSVReader/ChunkResult/lines``
+    /// set to the lines it held (``lines(in:atEnd:)``).
     /// - Throws: the stream's errors, a malformed record (strict) or a line over ``maxLineLength``.
     func read(hasHeader: Bool, policy: ErrorPolicy, report: inout LoadReport,
               start: (CSVHeader) throws -> Void,
-              region: (ChunkedCSVReader, UnsafeBufferPointer<UInt8>, _ lines: Int, _ atEnd: Bool) throws -> ChunkedCSVReader.ChunkResult) throws {
+              region: (ChunkedCSVReader, UnsafeBufferPointer<UInt8>, _ atEnd: Bool) throws -> ChunkedCSVReader.ChunkResult) throws {
         let stream = try ChunkStream(input, chunkSize: chunkSize)
         do {
             try read(stream, hasHeader: hasHeader, policy: policy, report: &report, start: start, region: region)
@@ -32,9 +33,40 @@ struct StreamingCSVReader {
         }
     }
 
+    /// Lines in `bytes`: its newlines, plus a last line without one when `atEnd`.
+    static func lines(in bytes: UnsafeBufferPointer<UInt8>, atEnd: Bool) -> Int {
+        countNewlines(bytes) + (atEnd && bytes.last.map { $0 != CSVTokenizer.lf } == true ? 1 : 0)
+    }
+
+    /// One piece of a region of complete lines.
+    struct Part: @unchecked Sendable {
+        var bytes: UnsafeBufferPointer<UInt8>
+        var atEnd: Bool
+    }
+
+    /// `bytes` (complete lines; the last may lack its newline when `atEnd`) cut into up to `parts`
+    /// consecutive pieces of about equal size, each ending at a line end; regions under 256 KiB
+    /// stay whole.
+    static func split(_ bytes: UnsafeBufferPointer<UInt8>, parts: Int, atEnd: Bool) -> [Part] {
+        guard let base = bytes.baseAddress else { return [] }
+        let n = bytes.count
+        let count = n < 1 << 18 ? 1 : max(1, parts)
+        var pieces = [Part](), begin = 0
+        for k in 1...count {
+            var end = k == count ? n : max(begin, n * k / count)
+            if k < count {
+                while end < n && bytes[end - 1] != CSVTokenizer.lf { end += 1 }
+            }
+            guard end > begin else { continue }
+            pieces.append(Part(bytes: UnsafeBufferPointer(start: base + begin, count: end - begin), atEnd: end == n && atEnd))
+            begin = end
+        }
+        return pieces
+    }
+
     private func read(_ stream: ChunkStream, hasHeader: Bool, policy: ErrorPolicy, report: inout LoadReport,
                       start: (CSVHeader) throws -> Void,
-                      region: (ChunkedCSVReader, UnsafeBufferPointer<UInt8>, _ lines: Int, _ atEnd: Bool) throws -> ChunkedCSVReader.ChunkResult) throws {
+                      region: (ChunkedCSVReader, UnsafeBufferPointer<UInt8>, _ atEnd: Bool) throws -> ChunkedCSVReader.ChunkResult) throws {
         let capacity = chunkSize + maxLineLength + 1
         let work = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         defer { work.deallocate() }
@@ -71,9 +103,7 @@ struct StreamingCSVReader {
             }
             if end > begin {
                 let bytes = UnsafeBufferPointer(start: work + begin, count: end - begin)
-                var lines = countNewlines(bytes)
-                if atEnd, let last = bytes.last, last != CSVTokenizer.lf { lines += 1 }
-                let result = try region(parser, bytes, lines, atEnd)
+                let result = try region(parser, bytes, atEnd)
                 if let fatal = result.fatal { throw fatal }
                 for (line, problem) in result.errors {
                     let error = MovieLensError.malformedRecord(SourceLocation(file: name, line: lineOffset + line, column: problem.column),
@@ -82,7 +112,7 @@ struct StreamingCSVReader {
                     if report.firstErrors.count < 10 { report.firstErrors.append(error) }
                 }
                 report.skipped += result.skipped
-                lineOffset += lines
+                lineOffset += result.lines
                 begin = end
             }
             if atEnd { break }

@@ -78,11 +78,13 @@ struct CompressedInputTests {
         var reader = StreamingCSVReader(input: try DataInput.open(entry), dialect: .csv)
         reader.chunkSize = 7
         reader.maxLineLength = 64
-        try reader.read(hasHeader: true, policy: .strict, report: &report, start: { #expect($0.columns == ["userId", "movieId", "rating", "timestamp"]) }) { _, bytes, n, _ in
+        try reader.read(hasHeader: true, policy: .strict, report: &report, start: { #expect($0.columns == ["userId", "movieId", "rating", "timestamp"]) }) { _, bytes, atEnd in
             #expect(bytes.last == 0x0A)
-            lines += n
+            var result = ChunkedCSVReader.ChunkResult()
+            result.lines = StreamingCSVReader.lines(in: bytes, atEnd: atEnd)
+            lines += result.lines
             regions += 1
-            return ChunkedCSVReader.ChunkResult()
+            return result
         }
         #expect(lines == 32 && regions > 10)
     }
@@ -121,6 +123,35 @@ struct CompressedInputTests {
         let files = try DatasetFiles.discover(in: ok)
         #expect(files.movies.path.hasSuffix("ml-ok.zip/a/b/ml/movies.csv"))
         #expect(try MovieLensDataset.load(from: ok).ratings.count == 1)
+    }
+
+    @Test("regions parsed in parallel parts: every row in order, errors numbered as in the whole file")
+    func parallelParts() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        // ~1.4 MB of ratings: each 1 MiB region is cut into parts parsed on all cores.
+        var rows = ["userId,movieId,rating,timestamp"]
+        for i in 0..<60_000 { rows.append("\(i / 50 + 1),\(i % 997 + 1),\(Double(i % 10 + 1) / 2),\(1_000_000 + i)") }
+        let text = rows.joined(separator: "\n") + "\n"
+        let good = try dir.write("ml-big.zip", bytes: storedZip([("ml-big/ratings.csv", text), ("ml-big/movies.csv", tinyMovies)]))
+        let plain = try dir.write("plain.csv", bytes: Array(text.utf8))
+        let (fromZip, _) = try Ratings.load(good.appendingPathComponent("ml-big/ratings.csv"), format: .groupLens, policy: .strict,
+                                            threads: 2, chunkSize: 1 << 20)
+        let (fromFile, _) = try Ratings.load(plain, format: .groupLens)
+        #expect(fromZip == fromFile && fromZip.count == 60_000)
+        // Bad rows late in the first region and in the second: lenient counts both, strict names the first.
+        var bad = rows
+        bad[40_001] = "1,2,x,3"
+        bad[55_001] = "1,2,3"
+        let damaged = try dir.write("ml-bad.zip", bytes: storedZip([("ratings.csv", bad.joined(separator: "\n") + "\n")]))
+        let entry = damaged.appendingPathComponent("ratings.csv")
+        #expect(throws: MovieLensError.malformedRecord(SourceLocation(file: "ml-bad.zip/ratings.csv", line: 40_002, column: 3),
+                                                       .notANumber(column: "rating"), text: "x")) {
+            _ = try Ratings.load(entry, format: .groupLens, policy: .strict, threads: 2, chunkSize: 1 << 20)
+        }
+        let (kept, report) = try Ratings.load(entry, format: .groupLens, policy: .lenient, threads: 2, chunkSize: 1 << 20)
+        #expect(kept.count == 59_998 && report.skipped == 2)
+        #expect(report.firstErrors.map { if case let .malformedRecord(at, _, _) = $0 { at.line } else { 0 } } == [40_002, 55_002])
     }
 
     @Test("corrupt, truncated, encrypted, foreign-method and ratings-less archives are clear errors")

@@ -69,7 +69,7 @@ public struct DiversityReranker: Sendable {
                 let chosen = v.base + pool[pick].index * v.stride
                 for c in 0..<pool.count where !taken[c] {
                     let similarity = VectorOps.dot(v.base + pool[c].index * v.stride, chosen, d)
-                    if out.count == 1 || similarity > closest[c] { closest[c] = similarity }
+                    closest[c] += similarity
                 }
             }
         }
