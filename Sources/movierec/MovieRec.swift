@@ -12,7 +12,7 @@ struct MovieRec: ParsableCommand {
         Exit codes: 0 success, 1 usage error, 2 bad input (malformed or missing data, unknown ids), \
         3 internal error. Errors go to standard error; results to standard output.
         """,
-        subcommands: [Info.self, Synth.self, Prepare.self, Train.self, Recommend.self, Similar.self, Export.self, Interactive.self, Evaluate.self, Tune.self, Run.self, Bench.self])
+        subcommands: [Info.self, Synth.self, Prepare.self, Train.self, Recommend.self, Similar.self, Export.self, Interactive.self, Evaluate.self, Tune.self, Run.self, Bench.self, ReportCommand.self])
 }
 
 /// Runs the command line with MovieRec's exit codes (see ``MovieRec``'s discussion).

@@ -83,6 +83,8 @@ final class TrainingProgress {
             guard lines else { return }
             bar.finish()
             if !quiet { printError("\(indent)\(text)") }
+        case .iteration:
+            break
         case let .batch(epoch, done, total, loss):
             bar.update(done, of: total, label: "\(indent)epoch \(epoch)", extra: "  loss \(String(format: "%.4f", loss))")
         case .epoch(let e):

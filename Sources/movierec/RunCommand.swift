@@ -36,7 +36,7 @@ struct Run: ParsableCommand {
     func validate() throws {
         guard epochs >= 0, sampleUsers >= 0 else { throw ValidationError("--epochs and --sample-users must not be negative") }
         let files = pipeline.outputFiles(in: URL(fileURLWithPath: out))
-        let outputs = PreparedData.fileNames.map { files.prepared.appendingPathComponent($0) } + files.models + files.exports
+        let outputs = PreparedData.fileNames.map { files.prepared.appendingPathComponent($0) } + files.models + files.exports + files.report
         try refuseOverwriting(inputs: [data], outputs: outputs.map(\.path))
     }
 
@@ -100,5 +100,6 @@ struct Run: ParsableCommand {
         }
         endStage()
         print("\ndone in \(String(format: "%.1f", Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)) s; everything is in \(out)/")
+        print("report: \(pipeline.outputFiles(in: URL(fileURLWithPath: out)).report[0].path)")
     }
 }

@@ -464,8 +464,23 @@ struct CLITests {
         let r = try run(["run", "--data", small.path, "--out", out, "--epochs", "1", "--skip-evaluation", "--sample-users", "1"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("user 1, hybrid") && r.stdout.contains("user 1, LSTM"))
-        for name in ["hybrid.model", "rnn.model", "recommendations-hybrid.csv", "recommendations-rnn.csv", "prepared/prepared.bin"] {
+        for name in ["hybrid.model", "rnn.model", "recommendations-hybrid.csv", "recommendations-rnn.csv", "prepared/prepared.bin",
+                     "report.html", "report.json"] {
             #expect(FileManager.default.fileExists(atPath: out + "/" + name), "\(name)")
         }
+        // The report's path is printed last; the page holds the sections the run has data for.
+        #expect(r.stdout.hasSuffix("report: \(out)/report.html\n"), "\(r.stdout.suffix(200))")
+        let page = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        for section in ["data", "training", "samples"] { #expect(page.contains("<section id=\"\(section)\""), "\(section)") }
+        #expect(page.contains("Not in this report: evaluation, speed"))
+        // Rebuilt from the JSON with the bench file: the speed section appears with its numbers.
+        let rebuilt = dir.appendingPathComponent("rebuilt").path
+        let rep = try run(["report", "--from", out, "--bench", json, "--out", rebuilt])
+        #expect(rep.status == 0, "\(rep.stderr)")
+        let again = try String(contentsOfFile: rebuilt + "/report.html", encoding: .utf8)
+        let seconds = steps.first.flatMap { $0["seconds"] as? Double }.map { String(format: "%.3f", $0) } ?? "?"
+        #expect(again.contains("<section id=\"speed\"") && again.contains(">\(seconds)<"), "\(seconds)")
+        #expect(try run(["report", "--out", rebuilt]).status == 1)
+        #expect(try run(["report", "--from", out, "--bench", out + "/report.html", "--out", rebuilt]).status == 2)
     }
 }

@@ -99,12 +99,44 @@ public struct RankingMetrics: Sendable, Codable, Equatable {
     /// Mean intra-list content diversity of the top-10 lists: average pairwise 1 − cosine of the
     /// model's content vectors (models that carry them; nil otherwise).
     public var contentDiversity: Double?
+    /// Recall@K and NDCG@K for K = 1 … the lists' length (50 in evaluations).
+    public var curves: Curves?
+
+    /// Mean Recall@K and NDCG@K over users, K = 1, 2, … (what a report plots).
+    public struct Curves: Sendable, Codable, Equatable {
+        public var recall: [Double]
+        public var ndcg: [Double]
+
+        /// The curves of `ranked` against `relevant` (users with no relevant item skipped), up to
+        /// the longest list.
+        public init(ranked: [[Int]], relevant: [Set<Int>]) {
+            let depth = ranked.map(\.count).max() ?? 0
+            var recall = [Double](repeating: 0, count: depth), ndcg = [Double](repeating: 0, count: depth)
+            var users = 0
+            for (list, rel) in zip(ranked, relevant) where !rel.isEmpty {
+                users += 1
+                var hits = 0, dcg = 0.0, ideal = 0.0
+                for k in 0..<depth {
+                    if k < list.count && rel.contains(list[k]) {
+                        hits += 1
+                        dcg += 1 / log2(Double(k) + 2)
+                    }
+                    if k < rel.count { ideal += 1 / log2(Double(k) + 2) }
+                    recall[k] += Double(hits) / Double(rel.count)
+                    ndcg[k] += dcg / ideal
+                }
+            }
+            let n = Double(max(1, users))
+            self.recall = recall.map { $0 / n }
+            self.ndcg = ndcg.map { $0 / n }
+        }
+    }
     /// Each evaluated user's figures, in the order given (for paired tests; not encoded).
     public var perUser: [UserMetrics]
 
     enum CodingKeys: String, CodingKey {
         case users, recallAt10, recallAt20, ndcgAt10, precisionAt10, hitRateAt10, mrr, mapAt10, intervals, coverage, diversity, novelty
-        case contentDiversity
+        case contentDiversity, curves
     }
 
     public init(from decoder: any Decoder) throws {
@@ -122,6 +154,7 @@ public struct RankingMetrics: Sendable, Codable, Equatable {
         diversity = try c.decodeIfPresent(Double.self, forKey: .diversity)
         novelty = try c.decodeIfPresent(Double.self, forKey: .novelty)
         contentDiversity = try c.decodeIfPresent(Double.self, forKey: .contentDiversity)
+        curves = try c.decodeIfPresent(Curves.self, forKey: .curves)
         perUser = []
     }
 
@@ -137,6 +170,7 @@ public struct RankingMetrics: Sendable, Codable, Equatable {
             return UserMetrics(ranked: ranked[u], relevant: relevant[u], firstHitRank: rank)
         }
         users = perUser.count
+        curves = Curves(ranked: ranked, relevant: relevant)
         var intervals = [String: MeanInterval]()
         for metric in RankingMetric.allCases { intervals[metric.rawValue] = MeanInterval(perUser.map { $0.value(metric) }) }
         self.intervals = intervals

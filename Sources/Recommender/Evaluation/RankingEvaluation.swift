@@ -55,7 +55,7 @@ public struct RankingEvaluation: Sendable {
     /// in blocks through ``TrainedModel/score(_:into:includeSeen:parts:kernels:)`` with what they
     /// rated in train masked; a user the model does not know gets no list. `diversity` > 0 re-ranks
     /// each list by ``DiversityReranker`` (the model must carry content vectors).
-    public func evaluate(_ model: TrainedModel, count: Int = 20, diversity: Float = 0, kernels: any Kernels,
+    public func evaluate(_ model: TrainedModel, count: Int = 50, diversity: Float = 0, kernels: any Kernels,
                          blockSize: Int = 256) throws -> RankingMetrics {
         try evaluate(model, count: count, diversities: [diversity], kernels: kernels, blockSize: blockSize)[0]
     }
@@ -64,7 +64,7 @@ public struct RankingEvaluation: Sendable {
     /// from one scoring pass. MRR's first-hit rank is the plain full ranking's at every λ.
     /// - Throws: ``RecommenderError/unsupported(model:operation:)`` for λ > 0 on a model without
     ///   content vectors.
-    public func evaluate(_ model: TrainedModel, count: Int = 20, diversities: [Float], kernels: any Kernels,
+    public func evaluate(_ model: TrainedModel, count: Int = 50, diversities: [Float], kernels: any Kernels,
                          blockSize: Int = 256) throws -> [RankingMetrics] {
         let selections = try diversities.map { try ListSelection(model: model, filter: nil, diversity: $0) }
         let evaluated = evaluatedUsers
@@ -98,7 +98,8 @@ public struct RankingEvaluation: Sendable {
                     ranks[k] = Self.firstHitRank(row, relevant: relevant[evaluated[k]].map { $0 >= 0 ? toModel[$0] : -1 })
                 }
                 for (s, selection) in selections.enumerated() {
-                    let top = selection.top(of: v, count: count, threads: kernels.threads)
+                    // Re-ranked lists are cut at 20 (their metrics read the top 10; the pool is the best 200).
+                    let top = selection.top(of: v, count: selection.reranker == nil ? count : min(count, 20), threads: kernels.threads)
                     for (r, (k, _)) in known.enumerated() { lists[s][k] = top[r].map { toOurs[$0.index] } }
                     if let vectors = model.model.itemVectors {
                         for list in top where list.count >= 2 {
@@ -147,7 +148,7 @@ public struct RankingEvaluation: Sendable {
     }
 
     /// Metrics of a scorer that fills `scores` (one per item) for a user.
-    public func evaluate(count: Int = 20, threads: Int = Parallel.cores,
+    public func evaluate(count: Int = 50, threads: Int = Parallel.cores,
                          score: @Sendable (_ user: Int, _ scores: inout [Float]) -> Void) -> RankingMetrics {
         let evaluated = evaluatedUsers
         let results = [([Int], Int?)](count: evaluated.count, threads: threads) { k in
@@ -164,7 +165,7 @@ public struct RankingEvaluation: Sendable {
     }
 
     /// Most-popular baseline: score = number of train ratings ≥ threshold per item (ties by lower id).
-    public func popularity(count: Int = 20) -> RankingMetrics {
+    public func popularity(count: Int = 50) -> RankingMetrics {
         var counts = [Float](repeating: 0, count: items.count)
         for c in positives.columns { counts[Int(c)] += 1 }
         let tieBroken = counts.enumerated().map { $0.element - Float($0.offset) * 1e-7 }
@@ -172,7 +173,7 @@ public struct RankingEvaluation: Sendable {
     }
 
     /// Implicit ALS fitted on ``positives`` (confidence 1 + α·rating), scored by `x_u · y_i`.
-    public func implicitALS(_ model: inout ImplicitALS, kernels: any Kernels, count: Int = 20) throws -> RankingMetrics {
+    public func implicitALS(_ model: inout ImplicitALS, kernels: any Kernels, count: Int = 50) throws -> RankingMetrics {
         _ = try model.fit(positives, kernels: kernels, trackLoss: false)
         let x = model.userFactors, y = model.itemFactors
         return evaluate(count: count, threads: kernels.threads) { u, scores in

@@ -18,6 +18,7 @@ extension ImplicitALS: RecommenderModel {
         }
         _ = try als.fit(data.positives, kernels: kernels) { it in
             progress(.line("ALS iteration \(it.index)/\(options.iterations): \(String(format: "%.3f", it.seconds)) s, loss \(it.loss.map { String(format: "%.5f", $0) } ?? "-")"))
+            if let loss = it.loss { progress(.iteration(index: it.index, loss: loss)) }
         }
         return als
     }

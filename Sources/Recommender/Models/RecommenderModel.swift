@@ -188,6 +188,8 @@ public enum TrainingEvent: Sendable {
     case batch(epoch: Int, done: Int, total: Int, loss: Double)
     /// An epoch of a sequence model finished (sent after its ``line(_:)``).
     case epoch(SequenceRecommender.Epoch)
+    /// An iteration of an iterative model (ALS) finished, with its training loss (sent after its ``line(_:)``).
+    case iteration(index: Int, loss: Double)
 }
 
 /// Problems at the level of models: unknown users or movies, a model asked for what it cannot

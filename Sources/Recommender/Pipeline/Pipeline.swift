@@ -69,14 +69,18 @@ public struct Pipeline: Sendable {
         public var models: [(name: String, model: TrainedModel)]
         public var evaluations: [EvaluationSuite.Report]
         public var exports: [(name: String, report: BatchExport.Report, file: URL)]
+        /// Everything the run's `report.html` shows (also written as `report.json`).
+        public var report: Report
     }
 
     /// Every file ``run(data:out:kernels:loading:progress:)`` writes into `out`: the prepared set,
-    /// `NAME.model` and `recommendations-NAME.csv` (or `.jsonl`) per model.
-    public func outputFiles(in out: URL) -> (prepared: URL, models: [URL], exports: [URL]) {
+    /// `NAME.model` and `recommendations-NAME.csv` (or `.jsonl`) per model, `report.html` and
+    /// `report.json`.
+    public func outputFiles(in out: URL) -> (prepared: URL, models: [URL], exports: [URL], report: [URL]) {
         (out.appendingPathComponent("prepared"),
          models.map { out.appendingPathComponent("\($0).model") },
-         models.map { out.appendingPathComponent("recommendations-\($0).\(export.format.rawValue)") })
+         models.map { out.appendingPathComponent("recommendations-\($0).\(export.format.rawValue)") },
+         [out.appendingPathComponent("report.html"), out.appendingPathComponent("report.json")])
     }
 
     /// Checks every model name and suite before any work.
@@ -109,12 +113,29 @@ public struct Pipeline: Sendable {
                                          || evaluations.contains { $0.needsContent })
 
         var trained = [(name: String, model: TrainedModel)]()
+        var report = Report(title: "MovieRec run on \(data.lastPathComponent)")
         for (name, file) in zip(models, files.models) {
             let type = try registry.model(named: name)
             progress(.stage("train \(name)"))
             let t0 = DispatchTime.now().uptimeNanoseconds
+            var losses = [Double](), validationLoss = [Double](), validationHits = [Double](), unit = "iteration"
             let model = try TrainedModel.train(type, ratings: input.ratings, movies: input.movies, content: input.content,
-                                               options: options, kernels: kernels) { progress(.training(model: name, $0)) }
+                                               options: options, kernels: kernels) { event in
+                switch event {
+                case .iteration(_, let loss): losses.append(loss)
+                case .epoch(let e):
+                    unit = "epoch"
+                    losses.append(e.loss)
+                    if let v = e.validation { validationLoss.append(v.loss); validationHits.append(v.hitRate) }
+                default: break
+                }
+                progress(.training(model: name, event))
+            }
+            if !losses.isEmpty {
+                report.training.append(.init(model: model.model.label, unit: unit, loss: losses,
+                                             validationLoss: validationLoss.isEmpty ? nil : validationLoss,
+                                             validationHitRate: validationHits.isEmpty ? nil : validationHits))
+            }
             try model.save(to: file)
             progress(.trained(model: name, model, file: file, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
             trained.append((name, model))
@@ -132,7 +153,12 @@ public struct Pipeline: Sendable {
             progress(.stage("sample recommendations"))
             for user in first.model.users.ids.prefix(sampleUsers) {
                 for (name, model) in trained where model.users.index(of: user) != nil {
-                    progress(.sample(user: user, model: name, try model.recommend(user: user, k: 5, kernels: kernels)))
+                    let list = try model.recommend(user: user, k: 5, kernels: kernels)
+                    progress(.sample(user: user, model: name, list))
+                    report.samples.append(.init(user: user, model: model.model.label, recommendations: list.map { r in
+                        let because = r.becauseOf.map { "\($0) \(model.title($0))" }
+                        return .init(movieID: r.movieID, title: r.title, score: r.score, why: r.explanation?.summary(because: because) ?? because ?? "")
+                    }))
                 }
             }
         }
@@ -144,6 +170,13 @@ public struct Pipeline: Sendable {
             progress(.exported(model: name, report, file: file))
             exports.append((name, report, file))
         }
-        return Result(prepared: prepared.summary, models: trained, evaluations: reports, exports: exports)
+        report.data = trained.first.map { Report.dataFacts(seen: $0.model.seen, preparation: prepared.summary) }
+        report.evaluations = reports
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        try AtomicFileWriter.write(Array(try encoder.encode(report)) + [10], to: files.report[1])
+        try AtomicFileWriter.write(Array(try report.html().utf8), to: files.report[0])
+        return Result(prepared: prepared.summary, models: trained, evaluations: reports, exports: exports, report: report)
     }
 }
