@@ -74,7 +74,7 @@ extension Ratings {
                      chunkSize: Int) throws -> (Ratings, LoadReport) {
         let input = try DataInput.open(url)
         var (ratings, report) = try input.isCompressed
-            ? loadStreaming(input, format: format, policy: policy, chunkSize: chunkSize)
+            ? loadStreaming(input, format: format, policy: policy, threads: threads, chunkSize: chunkSize)
             : loadFile(url, format: format, policy: policy, threads: threads, chunkSize: chunkSize)
         report.records = ratings.count
         if !ratings.isStrictlySortedByUserMovie(threads: threads) {
@@ -138,12 +138,12 @@ extension Ratings {
     }
 
     /// A zip entry or a `.gz` file: one sequential pass over the inflated chunks. Each region of
-    /// complete lines is cut into one part per core, parsed in parallel (``parseParts``) while the
+    /// complete lines is cut into one part per thread, parsed in parallel (``parseParts``) while the
     /// reading thread inflates the next chunk. A zip entry states its size, so its rows go straight
     /// into columns sized for it (a record takes at least 6 bytes; pages past the rows written are
     /// never touched); a gzip file's regions go into columns of their own, appended.
     private static func loadStreaming(_ input: DataInput, format: DatasetFiles.Format, policy: ErrorPolicy,
-                                      chunkSize: Int) throws -> (Ratings, LoadReport) {
+                                      threads: Int, chunkSize: Int) throws -> (Ratings, LoadReport) {
         var report = LoadReport(file: input.displayName)
         let (dialect, hasHeader) = Self.dialect(format)
         var reader = StreamingCSVReader(input: input, dialect: dialect)
@@ -154,7 +154,7 @@ extension Ratings {
         guard case .zipEntry(_, let entry) = input, entry.uncompressedSize / 6 + 1 < 1 << 31 else {
             try reader.read(hasHeader: hasHeader, policy: policy, report: &report, start: start) { parser, bytes, atEnd in
                 var chunk = Ratings(), result = ChunkedCSVReader.ChunkResult()
-                let parts = Self.parts(bytes, atEnd: atEnd)
+                let parts = Self.parts(bytes, atEnd: atEnd, threads: threads)
                 chunk.withUninitializedColumns(capacity: parts.reduce(0) { $0 + $1.lines }) { columns in
                     result = Self.parseParts(parser, parts, layout: layout, dialect: dialect, policy: policy, columns: columns, firstRow: 0)
                     return result.rows
@@ -170,7 +170,7 @@ extension Ratings {
             var filled = 0
             do {
                 try reader.read(hasHeader: hasHeader, policy: policy, report: &report, start: start) { parser, bytes, atEnd in
-                    let parts = Self.parts(bytes, atEnd: atEnd)
+                    let parts = Self.parts(bytes, atEnd: atEnd, threads: threads)
                     guard filled + parts.reduce(0, { $0 + $1.lines }) <= capacity else {
                         throw MovieLensError.io(path: input.displayName, reason: "more lines than its stated size allows")
                     }
@@ -190,8 +190,8 @@ extension Ratings {
     /// One core's share of a region, with its line count (counted in parallel).
     private typealias CountedPart = (part: StreamingCSVReader.Part, lines: Int)
 
-    private static func parts(_ bytes: UnsafeBufferPointer<UInt8>, atEnd: Bool) -> [CountedPart] {
-        let parts = StreamingCSVReader.split(bytes, parts: Parallel.cores, atEnd: atEnd)
+    private static func parts(_ bytes: UnsafeBufferPointer<UInt8>, atEnd: Bool, threads: Int) -> [CountedPart] {
+        let parts = StreamingCSVReader.split(bytes, parts: max(1, threads), atEnd: atEnd)
         var lines = [Int](repeating: 0, count: parts.count)
         lines.withUnsafeMutableBufferPointer { lb in
             guard let base = lb.baseAddress else { return }
