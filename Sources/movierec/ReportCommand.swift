@@ -11,8 +11,9 @@ struct ReportCommand: ParsableCommand {
         discussion: """
         One self-contained page (inline SVG and CSS, no script to run, no network), rebuilt from \
         JSON files without retraining: --from DIR reads DIR/report.json (what `movierec run` \
-        writes) and every other DIR/*.json written by `movierec evaluate --json`; --evaluation adds \
-        such files one by one, --bench a `movierec bench --json` file. Each chart's numbers are in a \
+        writes) and every other DIR/*.json written by `movierec evaluate --json` or `movierec train \
+        --json` (its loss curve); --evaluation adds such files one by one, --bench a `movierec bench \
+        --json` file. Each chart's numbers are in a \
         table under it and the whole report is embedded as JSON. `movierec run` writes report.html \
         into its output folder by itself.
 
@@ -22,7 +23,7 @@ struct ReportCommand: ParsableCommand {
         """)
 
     @Option(help: "A folder of JSON files: report.json (from run) and evaluate --json outputs.") var from: String?
-    @Option(parsing: .upToNextOption, help: "evaluate --json files to add.") var evaluation: [String] = []
+    @Option(parsing: .upToNextOption, help: "evaluate --json (or train --json) files to add.") var evaluation: [String] = []
     @Option(help: "A bench --json file (OpenBLAS against pure Swift per step).") var bench: String?
     @Option(help: "Title of the page (default: the report's own, or the --from folder's name).") var title: String?
     @Option(help: "Folder to write report.html into (created if missing).") var out: String
@@ -57,7 +58,14 @@ struct ReportCommand: ParsableCommand {
             let names = try FileManager.default.contentsOfDirectory(atPath: from).filter { $0.hasSuffix(".json") && $0 != "report.json" && $0 != "prepare.json" }
             evaluations = names.sorted().map { folder.appendingPathComponent($0).path } + evaluations
         }
-        for path in evaluations { report.evaluations.append(try read(path, as: EvaluationSuite.Report.self)) }
+        for path in evaluations {
+            // An evaluate --json file, or a train --json file (its training curve).
+            if let trainRun = try? read(path, as: TrainReport.self) {
+                report.training += trainRun.training
+            } else {
+                report.evaluations.append(try read(path, as: EvaluationSuite.Report.self))
+            }
+        }
         if let bench { report.bench = try read(bench, as: BenchFile.self).steps.map { .init(step: $0.name, backend: $0.backend, seconds: $0.seconds) } }
         if let title { report.title = title }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -53,20 +53,35 @@ struct Train: ParsableCommand {
                                           seed: hyper.seed)
         let quiet = self.quiet || json
         let progress = TrainingProgress(quiet: quiet, lines: true)
+        var recorder = Report.CurveRecorder()
         let trained = try TrainedModel.train(type, ratings: input.ratings, movies: input.movies, content: input.content,
-                                             options: try hyper.options(for: model), kernels: kernels, progress: progress.report)
+                                             options: try hyper.options(for: model), kernels: kernels) { event in
+            recorder.record(event)
+            progress.report(event)
+        }
         progress.finish()
         try trained.save(to: URL(fileURLWithPath: out))
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         if json {
-            struct Report: Encodable {
-                var model: String; var label: String; var users: Int; var movies: Int; var seconds: Double; var backend: String; var out: String
-                var options: TrainedModel.Options
-            }
-            print(try jsonText(Report(model: model, label: trained.model.label, users: trained.header.users, movies: trained.header.items,
-                                      seconds: seconds, backend: kernels.backend.rawValue, out: out, options: trained.header.options)))
+            print(try jsonText(TrainReport(model: model, label: trained.model.label, users: trained.header.users, movies: trained.header.items,
+                                           seconds: seconds, backend: kernels.backend.rawValue, out: out, options: trained.header.options,
+                                           training: recorder.curve(model: trained.model.label).map { [$0] } ?? [])))
         } else if !quiet {
             print("trained \(trained.model.label) on \(trained.header.users) users × \(trained.header.items) movies in \(String(format: "%.2f", seconds)) s (\(kernels.backend)); wrote \(out)")
         }
     }
+}
+
+/// What `train --json` prints; `report --from` reads its training curve.
+struct TrainReport: Codable {
+    var model: String
+    var label: String
+    var users: Int
+    var movies: Int
+    var seconds: Double
+    var backend: String
+    var out: String
+    var options: TrainedModel.Options
+    /// The loss per ALS iteration or sequence-model epoch (empty for models without one).
+    var training: [Report.TrainingCurve]
 }

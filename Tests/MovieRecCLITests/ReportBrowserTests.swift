@@ -3,6 +3,33 @@ import Testing
 
 /// The report as a browser shows it: Debian's `chromium`, headless. CI installs it (`.ci/run`);
 /// elsewhere the test runs when it is installed.
+@Suite("report from JSON files")
+struct ReportFromFilesTests {
+    @Test("report --from a folder of train --json and evaluate --json files: the loss curve and the evaluation appear")
+    func fromFolder() throws {
+        let cli = CLITests()
+        let (dir, small) = try CLITests.scratchWithSlice()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let folder = dir.appendingPathComponent("runs")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let train = try cli.run(["train", "--data", small.path, "--model", "als", "--factors", "8", "--iterations", "3",
+                                 "--out", dir.appendingPathComponent("als.model").path, "--json"])
+        #expect(train.status == 0, "\(train.stderr)")
+        try train.stdout.write(to: folder.appendingPathComponent("train-als.json"), atomically: true, encoding: .utf8)
+        let ev = try cli.run(["evaluate", "--data", small.path, "--models", "popularity", "--json"])
+        try ev.stdout.write(to: folder.appendingPathComponent("temporal.json"), atomically: true, encoding: .utf8)
+        let r = try cli.run(["report", "--from", folder.path, "--out", folder.path, "--title", "two files"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let page = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(page.contains("<h1>two files</h1>") && page.contains("<section id=\"training\"") && page.contains("<section id=\"evaluation\""))
+        #expect(page.contains("implicit ALS (8f") && page.contains("loss per iteration"))
+        // A JSON file of another kind in the folder is an error naming it.
+        try "{\"x\": 1}".write(to: folder.appendingPathComponent("other.json"), atomically: true, encoding: .utf8)
+        let bad = try cli.run(["report", "--from", folder.path, "--out", folder.path])
+        #expect(bad.status == 2 && bad.stderr.contains("other.json"), "\(bad.stderr)")
+    }
+}
+
 @Suite("report in a real browser")
 struct ReportBrowserTests {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }

@@ -118,24 +118,13 @@ public struct Pipeline: Sendable {
             let type = try registry.model(named: name)
             progress(.stage("train \(name)"))
             let t0 = DispatchTime.now().uptimeNanoseconds
-            var losses = [Double](), validationLoss = [Double](), validationHits = [Double](), unit = "iteration"
+            var recorder = Report.CurveRecorder()
             let model = try TrainedModel.train(type, ratings: input.ratings, movies: input.movies, content: input.content,
                                                options: options, kernels: kernels) { event in
-                switch event {
-                case .iteration(_, let loss): losses.append(loss)
-                case .epoch(let e):
-                    unit = "epoch"
-                    losses.append(e.loss)
-                    if let v = e.validation { validationLoss.append(v.loss); validationHits.append(v.hitRate) }
-                default: break
-                }
+                recorder.record(event)
                 progress(.training(model: name, event))
             }
-            if !losses.isEmpty {
-                report.training.append(.init(model: model.model.label, unit: unit, loss: losses,
-                                             validationLoss: validationLoss.isEmpty ? nil : validationLoss,
-                                             validationHitRate: validationHits.isEmpty ? nil : validationHits))
-            }
+            if let curve = recorder.curve(model: model.model.label) { report.training.append(curve) }
             try model.save(to: file)
             progress(.trained(model: name, model, file: file, seconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
             trained.append((name, model))

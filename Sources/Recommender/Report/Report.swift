@@ -60,6 +60,33 @@ public struct Report: Sendable, Codable {
         public var validationHitRate: [Double]?
     }
 
+    /// Collects a model's training curve from its ``TrainingEvent``s: the loss of each ALS
+    /// iteration or sequence-model epoch, and the epochs' validation figures.
+    public struct CurveRecorder: Sendable {
+        var unit = "iteration"
+        var loss = [Double](), validationLoss = [Double](), validationHitRate = [Double]()
+
+        public init() {}
+
+        public mutating func record(_ event: TrainingEvent) {
+            switch event {
+            case .iteration(_, let l): loss.append(l)
+            case .epoch(let e):
+                unit = "epoch"
+                loss.append(e.loss)
+                if let v = e.validation { validationLoss.append(v.loss); validationHitRate.append(v.hitRate) }
+            case .line, .batch: break
+            }
+        }
+
+        /// The curve of the model labelled `model` (nil when it reported no loss).
+        public func curve(model: String) -> TrainingCurve? {
+            guard !loss.isEmpty else { return nil }
+            return TrainingCurve(model: model, unit: unit, loss: loss, validationLoss: validationLoss.isEmpty ? nil : validationLoss,
+                                 validationHitRate: validationHitRate.isEmpty ? nil : validationHitRate)
+        }
+    }
+
     /// One timed step on one backend (`movierec bench --json`).
     public struct BenchTiming: Sendable, Codable, Equatable {
         public var step: String
