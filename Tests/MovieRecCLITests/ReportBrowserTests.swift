@@ -16,7 +16,7 @@ struct ReportFromFilesTests {
                                  "--out", dir.appendingPathComponent("als.model").path, "--json"])
         #expect(train.status == 0, "\(train.stderr)")
         try train.stdout.write(to: folder.appendingPathComponent("train-als.json"), atomically: true, encoding: .utf8)
-        let ev = try cli.run(["evaluate", "--data", small.path, "--models", "popularity", "--json"])
+        let ev = try cli.run(["evaluate", "--data", small.path, "--models", "popularity", "--explicit-iterations", "1", "--svdpp", "epochs=1", "--json"])
         try ev.stdout.write(to: folder.appendingPathComponent("temporal.json"), atomically: true, encoding: .utf8)
         let r = try cli.run(["report", "--from", folder.path, "--out", folder.path, "--title", "two files"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -60,7 +60,7 @@ struct ReportBrowserTests {
         let (dir, small) = try CLITests.scratchWithSlice()
         defer { try? FileManager.default.removeItem(at: dir) }
         let evaluation = dir.appendingPathComponent("temporal.json").path
-        let ev = try cli.run(["evaluate", "--data", small.path, "--models", "popularity,content", "--json"])
+        let ev = try cli.run(["evaluate", "--data", small.path, "--models", "popularity,content", "--explicit-iterations", "1", "--svdpp", "epochs=1", "--json"])
         #expect(ev.status == 0, "\(ev.stderr)")
         try ev.stdout.write(toFile: evaluation, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("page").path
