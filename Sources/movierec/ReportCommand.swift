@@ -40,8 +40,7 @@ struct ReportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let decoder = Report.jsonDecoder()
         func read<T: Decodable>(_ path: String, as type: T.Type) throws -> T {
             try requireRegularFile(path)
             guard let data = FileManager.default.contents(atPath: path) else { throw MovieLensError.io(path: path, reason: "cannot read") }

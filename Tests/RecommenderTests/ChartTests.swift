@@ -134,9 +134,7 @@ struct ReportTests {
         let json = try #require(page.range(of: "<script type=\"application/json\" id=\"report-data\">"))
         let tail = page[json.upperBound...]
         let body = String(tail[..<(tail.range(of: "</script>")?.lowerBound ?? tail.endIndex)]).replacingOccurrences(of: "<\\/", with: "</")
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let back = try decoder.decode(Report.self, from: Data(body.utf8))
+        let back = try Report.jsonDecoder().decode(Report.self, from: Data(body.utf8))
         #expect(back.evaluations.first?.ranking.map(\.metrics.ndcgAt10) == evaluation.ranking.map(\.metrics.ndcgAt10))
         #expect(back.data?.histogram == report.data?.histogram)
     }

@@ -8,9 +8,17 @@ extension EASE: RecommenderModel {
     /// EASE on the positives with λ = `options.regularization` (default 500).
     public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
                            progress: (TrainingEvent) -> Void) throws -> EASE {
+        try fit(data, side: nil, options: options, kernels: kernels, progress: progress)
+    }
+
+    /// EASE on the positives, with the item side information `side` when given (see
+    /// ``fit(_:side:kernels:stage:)``); each stage's time is reported as a progress line.
+    static func fit(_ data: TrainingSet, side: (vectors: Matrix, weight: Float)?, options: TrainedModel.Options, kernels: any Kernels,
+                    progress: (TrainingEvent) -> Void) throws -> EASE {
         var ease = try EASE(options: options)
-        progress(.line("EASE: \(data.items.count)² weights = \(EASE.memoryBytes(items: data.items.count) / 1_048_576) MiB"))
-        try ease.fit(data.positives, kernels: kernels) { stage, seconds in
+        let sideText = side.map { ", content as side information at weight \($0.weight)" } ?? ""
+        progress(.line("EASE: \(data.items.count)² weights = \(EASE.memoryBytes(items: data.items.count) / 1_048_576) MiB\(sideText)"))
+        try ease.fit(data.positives, side: side, kernels: kernels) { stage, seconds in
             progress(.line("EASE \(stage): \(String(format: "%.1f", seconds)) s"))
         }
         return ease

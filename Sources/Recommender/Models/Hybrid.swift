@@ -113,16 +113,10 @@ public struct HybridRecommender: RecommenderModel {
                                  content: Matrix?, options: TrainedModel.Options, kernels: any Kernels,
                                  progress: (TrainingEvent) -> Void) throws -> Collaborative {
         if name == EASE.name {
-            var ease = EASE(regularization: regularization ?? 500)
-            guard ease.regularization > 0, ease.regularization.isFinite else {
-                throw RecommenderError.invalidOptions(model: EASE.name, reason: "λ must be positive")
-            }
+            var o = options
+            o.regularization = regularization
             let side = content.flatMap { c in sideWeight.flatMap { $0 > 0 ? (vectors: c, weight: $0) : nil } }
-            progress(.line("EASE: \(data.items.count)² weights\(side.map { ", content as side information at weight \($0.weight)" } ?? "")"))
-            try ease.fit(data.positives, side: side, kernels: kernels) { stage, seconds in
-                progress(.line("EASE \(stage): \(String(format: "%.1f", seconds)) s"))
-            }
-            return .ease(ease)
+            return .ease(try EASE.fit(data, side: side, options: o, kernels: kernels, progress: progress))
         }
         var o = options
         if let regularization { o.regularization = regularization }

@@ -161,10 +161,7 @@ public struct Pipeline: Sendable {
         }
         report.data = trained.first.map { Report.dataFacts(seen: $0.model.seen, preparation: prepared.summary) }
         report.evaluations = reports
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        try AtomicFileWriter.write(Array(try encoder.encode(report)) + [10], to: files.report[1])
+        try AtomicFileWriter.write(Array(try Report.jsonEncoder().encode(report)) + [10], to: files.report[1])
         try AtomicFileWriter.write(Array(try report.html().utf8), to: files.report[0])
         return Result(prepared: prepared.summary, models: trained, evaluations: reports, exports: exports, report: report)
     }

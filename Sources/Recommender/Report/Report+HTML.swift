@@ -14,9 +14,8 @@ extension Report {
         if bench.isEmpty { missing.append("speed (give a bench --json file)") } else { body += speedSection() }
         if samples.isEmpty { missing.append("samples") } else { body += samplesSection() }
         if !missing.isEmpty { body = body.replacingOccurrences(of: "</h1>", with: "</h1><p class=\"note\">Not in this report: \(Chart.escape(missing.joined(separator: ", "))).</p>") }
-        let encoder = JSONEncoder()
+        let encoder = Self.jsonEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let json = String(decoding: try encoder.encode(self), as: UTF8.self).replacingOccurrences(of: "</", with: "<\\/")
         return """
         <!DOCTYPE html>

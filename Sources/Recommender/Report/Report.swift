@@ -20,6 +20,21 @@ public struct Report: Sendable, Codable {
 
     public init(title: String) { self.title = title }
 
+    /// The encoder of `report.json` (non-finite figures as the strings "inf", "-inf", "nan").
+    public static func jsonEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
+    }
+
+    /// The decoder of what ``jsonEncoder()`` writes.
+    public static func jsonDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return decoder
+    }
+
     /// The ratings as the models saw them, and what preparation did.
     public struct DataFacts: Sendable, Codable {
         /// Ratings per star value (half stars), ascending.
