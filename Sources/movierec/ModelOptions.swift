@@ -31,6 +31,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
     @Option(help: "rnn, windows mode: movies between the ends of consecutive windows, each window predicting only those (default 19, or sequence length − 1 when shorter; at most sequence length − 1: windows overlapping by one movie).")
     var windowStep: Int?
+    @Option(help: "rnn: sampled softmax — movies drawn by popularity per batch as negatives beside the batch's own targets, with the log-Q correction (0: the full softmax over every movie).")
+    var negatives = 0
     @Option(help: "rnn: embedding size.") var embedding = 100
     @Option(help: "rnn: LSTM units.") var hidden = 128
     @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
@@ -77,6 +79,7 @@ struct ModelOptions: ParsableArguments {
         guard alpha >= 0, alpha.isFinite else { throw ValidationError("--alpha must be finite and not negative") }
         guard (0.5...5).contains(minRating) else { throw ValidationError("--min-rating must be a rating, 0.5 to 5") }
         guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
+        guard negatives >= 0 else { throw ValidationError("--negatives must not be negative (0: full softmax)") }
         guard validationUsers >= 0 else { throw ValidationError("--validation-users must not be negative") }
         if let p = patience {
             guard p > 0 else { throw ValidationError("--patience must be positive") }
@@ -105,6 +108,7 @@ struct ModelOptions: ParsableArguments {
         o.sequence.mode = sequenceMode
         o.sequence.windowStep = windowStep ?? min(19, sequenceLength - 1)
         o.sequence.embedding = embedding
+        o.sequence.negatives = negatives > 0 ? negatives : nil
         o.sequence.hidden = hidden
         o.sequence.dropout = dropout
         o.sequence.batchSize = batchSize

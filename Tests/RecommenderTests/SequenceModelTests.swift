@@ -108,6 +108,27 @@ struct SequenceModelTests {
         return (loss / Double(n), gradient)
     }
 
+    /// Checks `gradient` against central differences of `loss` at about nine parameters of every
+    /// tensor (the embedding without its padding row).
+    static func expectGradient(_ gradient: [Float], of net: NextMovieNetwork, kernels: any Kernels,
+                               loss: (NextMovieNetwork) throws -> Double) rethrows {
+        let l = net.layout
+        var checked = 0
+        for range in [l.embedding.lowerBound + net.embedding..<l.embedding.upperBound, l.wx, l.wh, l.b, l.wo, l.bo] {
+            for i in Swift.stride(from: range.lowerBound, to: range.upperBound, by: max(1, range.count / 9)) {
+                var plus = net, minus = net
+                let h: Float = 1e-2
+                plus.parameters[i] += h
+                minus.parameters[i] -= h
+                let numeric = (try loss(plus) - loss(minus)) / Double(2 * h)
+                let analytic = Double(gradient[i])
+                #expect(abs(numeric - analytic) <= 2e-3 + 2e-2 * abs(numeric), "\(kernels.backend) parameter \(i): numeric \(numeric), analytic \(analytic)")
+                checked += 1
+            }
+        }
+        #expect(checked > 50)
+    }
+
     @Test("backpropagation matches finite differences for the embedding, LSTM and dense layers")
     func gradientCheck() throws {
         for kernels in allKernels {
@@ -116,20 +137,7 @@ struct SequenceModelTests {
             let l = net.layout
             // Rows 1…6 of the embedding (row 0, the padding, must get no gradient), and every other tensor.
             #expect(gradient[l.embedding.lowerBound..<(l.embedding.lowerBound + 3)].allSatisfy { $0 == 0 })
-            var checked = 0
-            for range in [l.embedding.lowerBound + 3..<l.embedding.upperBound, l.wx, l.wh, l.b, l.wo, l.bo] {
-                for i in Swift.stride(from: range.lowerBound, to: range.upperBound, by: max(1, range.count / 9)) {
-                    var plus = net, minus = net
-                    let h: Float = 1e-2
-                    plus.parameters[i] += h
-                    minus.parameters[i] -= h
-                    let numeric = (try Self.meanLoss(plus, tokens, targets, kernels: kernels).0 - Self.meanLoss(minus, tokens, targets, kernels: kernels).0) / Double(2 * h)
-                    let analytic = Double(gradient[i])
-                    #expect(abs(numeric - analytic) <= 2e-3 + 2e-2 * abs(numeric), "\(kernels.backend) parameter \(i): numeric \(numeric), analytic \(analytic)")
-                    checked += 1
-                }
-            }
-            #expect(checked > 50)
+            try Self.expectGradient(gradient, of: net, kernels: kernels) { try Self.meanLoss($0, tokens, targets, kernels: kernels).0 }
         }
     }
 

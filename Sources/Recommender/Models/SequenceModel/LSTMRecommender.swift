@@ -32,7 +32,7 @@ public struct LSTMRecommender: RecommenderModel {
             c.windowStep = c.windowStep.map { min($0, longest - 1) }
         }
         let (examples, validation) = SequenceRecommender.trainingSet(histories, configuration: c)
-        progress(.line("sequences: \(examples.count) examples (\(c.examplesLabel)), \(examples.targetCount) targets; \(data.items.count)-way softmax"
+        progress(.line("sequences: \(examples.count) examples (\(c.examplesLabel)), \(examples.targetCount) targets; \(c.softmaxLabel) over \(data.items.count) movies"
                        + (validation.map { "; \($0.targets.count) users' last movies held out for validation" } ?? "")))
         var net = try SequenceRecommender(untrained: c, items: data.items.count, kernels: kernels)
         var epoch = 1
@@ -74,7 +74,7 @@ public struct LSTMRecommender: RecommenderModel {
 
     public var label: String {
         let c = sequence.configuration
-        return "LSTM (\(c.examplesLabel), \(c.epochs) epochs\(c.schedule == .cosine ? ", cosine lr" : "")\((c.initialisation ?? .glorot) == .glorot ? ", Glorot init" : ""))"
+        return "LSTM (\(c.examplesLabel), \(c.epochs) epochs\((c.negatives ?? 0) > 0 ? ", \(c.softmaxLabel)" : "")\(c.schedule == .cosine ? ", cosine lr" : "")\((c.initialisation ?? .glorot) == .glorot ? ", Glorot init" : ""))"
     }
 
     /// Log-probabilities of the next movie after each query's history and watched movie.

@@ -38,6 +38,9 @@ public struct SequenceRecommender: Sendable {
         /// (PyTorch's defaults) by default; ``reference`` keeps the reference design's Glorot / orthogonal.
         public var initialisation: NextMovieNetwork.Initialisation? = .uniform
         public var seed: UInt64 = 0
+        /// Sampled softmax: movies drawn by popularity per batch as extra negatives beside the
+        /// batch's own targets (nil or 0: the full softmax over every movie). See ``NegativeSampling``.
+        public var negatives: Int?
         /// How the learning rate moves over training (nil: constant).
         public var schedule: LearningRateSchedule?
         /// Users whose last movie is held out of training to score each epoch (nil or 0: none).
@@ -68,12 +71,20 @@ public struct SequenceRecommender: Sendable {
             }
         }
 
+        /// The output layer, for reports: "full softmax" or "sampled softmax, 1000 negatives".
+        public var softmaxLabel: String {
+            (negatives ?? 0) > 0 ? "sampled softmax, \(negatives ?? 0) negatives" : "full softmax"
+        }
+
         /// Checks sizes, rates and the early-stopping settings.
         /// - Throws: ``RecommenderError/invalidOptions(model:reason:)``.
         public func validate() throws {
             guard embedding > 0, hidden > 0, length >= 2, epochs >= 0, batchSize > 0, learningRate > 0, learningRate.isFinite,
                   (0..<1).contains(dropout), clipNorm >= 0, clipNorm.isFinite, (windowStep ?? 1) > 0 else {
                 throw RecommenderError.invalidOptions(model: "rnn", reason: "sizes, epochs and window step must be positive, length ≥ 2, dropout in [0, 1)")
+            }
+            guard (negatives ?? 0) >= 0 else {
+                throw RecommenderError.invalidOptions(model: "rnn", reason: "negatives must not be negative (0: full softmax)")
             }
             guard (validationUsers ?? 0) >= 0, (patience ?? 1) > 0 else {
                 throw RecommenderError.invalidOptions(model: "rnn", reason: "validation users must not be negative, patience must be positive")
@@ -223,6 +234,10 @@ public struct SequenceRecommender: Sendable {
         guard examples.count > 0 else { return }
         let batch = min(c.batchSize, examples.count)
         let workspace = NextMovieNetwork.Workspace(network: network, batch: batch, steps: steps)
+        if let n = c.negatives, n > 0 {
+            workspace.candidates = OutputCandidates(sampling: NegativeSampling(negatives: n, items: network.items, targets: examples.targets),
+                                                    seed: c.seed)
+        }
         var adam = AdamOptimizer(parameterCount: network.parameters.count, learningRate: c.learningRate, clipNorm: c.clipNorm)
         var gradient = [Float](repeating: 0, count: network.parameters.count)
         var shuffle = SeededGenerator(seed: c.seed, stream: 1)

@@ -1,0 +1,121 @@
+import Foundation
+import LinearAlgebra
+
+/// Sampled softmax for the sequence models' output layer: each batch scores its targets against a
+/// shared candidate set — the batch's own targets plus `negatives` movies drawn by popularity —
+/// instead of the whole catalogue, with the log-Q correction so the learned scores still estimate
+/// the full softmax's.
+///
+/// The candidate set is treated as `n + N` draws from the target distribution `p` (the batch's `n`
+/// targets are such draws, the `N` negatives are drawn from `p` with replacement; duplicates are
+/// kept once). Each candidate's logit is lowered by `log Q_j`, `Q_j = 1 − (1 − p_j)^(n+N)` the
+/// probability that movie `j` is in such a set (Bengio & Senécal 2008; Jean et al. 2015; with
+/// in-batch negatives as in Yi et al., RecSys 2019). The loss of a target `t` is then
+///
+///     log Σ_{j ∈ C} exp(s_j − log Q_j) − (s_t − log Q_t)
+///
+/// `p_j` is proportional to 1 + the number of times movie `j` is a training target, so every movie
+/// can be drawn. With `negatives` ≥ the number of movies the candidate set is every movie and
+/// `Q = 1`: the loss is the full softmax's. Scoring and evaluation always use the full catalogue.
+///
+/// - Complexity: per batch O(N log V) to draw, O(H · |C|) to gather and scatter the output weights.
+public struct NegativeSampling: Sendable {
+    /// Movies drawn per batch.
+    public let negatives: Int
+    /// `p_j`, the probability of drawing movie `j`.
+    public let probabilities: [Double]
+    /// Running sums of ``probabilities`` (the last is 1), for drawing by binary search.
+    let cumulative: [Double]
+
+    /// Popularity over `items` movies from how often each is a target in `targets` (−1: none).
+    public init(negatives: Int, items: Int, targets: some Sequence<Int32>) {
+        var counts = [Double](repeating: 1, count: items)
+        for t in targets where t >= 0 && Int(t) < items { counts[Int(t)] += 1 }
+        let total = counts.reduce(0, +)
+        probabilities = counts.map { $0 / total }
+        var sum = 0.0
+        cumulative = probabilities.map { sum += $0; return sum }
+        self.negatives = negatives
+    }
+
+    /// Whether a batch takes every movie (no sampling, `Q = 1`).
+    var coversCatalogue: Bool { negatives >= probabilities.count }
+
+    /// One movie drawn with probability `p_j`.
+    func draw(using g: inout SeededGenerator) -> Int {
+        let u = g.nextUnitDouble() * (cumulative.last ?? 1)
+        var lo = 0, hi = cumulative.count - 1
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if cumulative[mid] > u { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+    }
+
+    /// `log Q_j` for a set of `draws` draws.
+    func logInclusion(_ item: Int, draws: Int) -> Float {
+        let p = probabilities[item]
+        guard p < 1 else { return 0 }
+        return Float(log(-expm1(Double(draws) * log1p(-p))))
+    }
+}
+
+/// One batch's candidate movies under ``NegativeSampling``, and the output layer restricted to
+/// them: buffers reused from batch to batch.
+final class OutputCandidates {
+    let sampling: NegativeSampling
+    var generator: SeededGenerator
+    /// The candidates' item indices.
+    var items = [Int32]()
+    /// `column[item]`: the item's column among the candidates, or −1.
+    var column: [Int32]
+    /// H × |C| output weights of the candidates, their biases less `log Q`, and the gradients of both.
+    var weights = [Float](), bias = [Float](), weightGradient = [Float](), biasGradient = [Float]()
+
+    init(sampling: NegativeSampling, seed: UInt64) {
+        self.sampling = sampling
+        generator = SeededGenerator(seed: seed, stream: 4)
+        column = [Int32](repeating: -1, count: sampling.probabilities.count)
+    }
+
+    /// Draws this batch's candidates for `targets` (item indices) and gathers their output weights
+    /// (`wo`: hidden × items, row-major) and corrected biases.
+    func prepare(targets: some Collection<Int>, wo: UnsafePointer<Float>, bo: UnsafePointer<Float>, hidden h: Int) {
+        for i in items { column[Int(i)] = -1 }
+        items.removeAll(keepingCapacity: true)
+        func add(_ item: Int) {
+            guard column[item] < 0 else { return }
+            column[item] = Int32(items.count)
+            items.append(Int32(item))
+        }
+        let v = column.count
+        if sampling.coversCatalogue {
+            for j in 0..<v { add(j) }
+        } else {
+            for t in targets { add(t) }
+            for _ in 0..<sampling.negatives { add(sampling.draw(using: &generator)) }
+        }
+        let m = items.count, draws = targets.count + sampling.negatives
+        weights.removeAll(keepingCapacity: true)
+        weights.reserveCapacity(h * m)
+        for r in 0..<h {
+            let row = wo + r * v
+            for c in items { weights.append(row[Int(c)]) }
+        }
+        bias = items.map { c in bo[Int(c)] - (sampling.coversCatalogue ? 0 : sampling.logInclusion(Int(c), draws: draws)) }
+        weightGradient.removeAll(keepingCapacity: true)
+        weightGradient.append(contentsOf: repeatElement(0, count: h * m))
+        biasGradient.removeAll(keepingCapacity: true)
+        biasGradient.append(contentsOf: repeatElement(0, count: m))
+    }
+
+    /// Adds the candidates' gradients into the full `dwo` (hidden × items) and `dbo`.
+    func scatter(dwo: UnsafeMutablePointer<Float>, dbo: UnsafeMutablePointer<Float>, hidden h: Int) {
+        let m = items.count, v = column.count
+        for r in 0..<h {
+            let row = dwo + r * v
+            for (c, item) in items.enumerated() { row[Int(item)] += weightGradient[r * m + c] }
+        }
+        for (c, item) in items.enumerated() { dbo[Int(item)] += biasGradient[c] }
+    }
+}

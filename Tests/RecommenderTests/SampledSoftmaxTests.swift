@@ -1,0 +1,108 @@
+import Foundation
+import LinearAlgebra
+import MovieLens
+import Testing
+@testable import Recommender
+
+@Suite("Sampled softmax")
+struct SampledSoftmaxTests {
+    /// The loss and gradient of `net` on one batch, sampled with `negatives` (seeded) or full (nil);
+    /// also the candidate items the batch used.
+    static func lossAndGradient(_ net: NextMovieNetwork, _ tokens: [Int32], _ targets: [Int32], batch: Int, negatives: Int?,
+                                kernels: any Kernels) throws -> (loss: Double, gradient: [Float], candidates: [Int32]) {
+        let w = NextMovieNetwork.Workspace(network: net, batch: batch, steps: tokens.count / batch)
+        if let negatives {
+            w.candidates = OutputCandidates(sampling: NegativeSampling(negatives: negatives, items: net.items, targets: targets), seed: 3)
+        }
+        var gradient = [Float](repeating: 0, count: net.parameters.count)
+        var g = SeededGenerator(seed: 1)
+        let (loss, n) = try tokens.withUnsafeBufferPointer { tb in
+            try targets.withUnsafeBufferPointer { gb in
+                try net.lossAndGradient(tokens: tb, targets: gb, batch: batch, workspace: w, gradient: &gradient, dropout: 0,
+                                        generator: &g, kernels: kernels)
+            }
+        }
+        return (loss / Double(n), gradient, w.candidates?.items ?? [])
+    }
+
+    @Test("with every movie as a negative, the sampled loss and gradient are the full softmax's")
+    func allItemsEqualFull() throws {
+        for kernels in allKernels {
+            let (net, tokens, targets) = try SequenceModelTests.tiny(kernels: kernels)
+            let full = try Self.lossAndGradient(net, tokens, targets, batch: 3, negatives: nil, kernels: kernels)
+            let all = try Self.lossAndGradient(net, tokens, targets, batch: 3, negatives: net.items, kernels: kernels)
+            #expect(all.candidates == (0..<Int32(net.items)).map { $0 })
+            #expect(abs(full.loss - all.loss) <= 1e-6 * abs(full.loss), "\(kernels.backend): \(full.loss) vs \(all.loss)")
+            let diff = zip(full.gradient, all.gradient).map { abs($0 - $1) }.max() ?? 1
+            #expect(diff <= 1e-6, "\(kernels.backend): largest gradient difference \(diff)")
+        }
+    }
+
+    @Test("Q_j = 1 − (1 − p_j)^draws from popularity counted with one added per movie")
+    func inclusionProbability() {
+        // Targets: movie 0 twice, movie 2 once; counts + 1 = 3, 1, 2, 1 of 7.
+        let s = NegativeSampling(negatives: 2, items: 4, targets: [0, -1, 2, 0])
+        #expect(s.probabilities.map { ($0 * 7).rounded() } == [3, 1, 2, 1])
+        // 3 draws of p = 3/7: 1 − (4/7)³ = 1 − 64/343 = 279/343.
+        #expect(abs(Double(s.logInclusion(0, draws: 3)) - log(279.0 / 343)) < 1e-6)
+        #expect(abs(Double(s.logInclusion(1, draws: 1)) - log(1.0 / 7)) < 1e-6)
+        // Draws follow p: over 70,000 draws movie 0 comes up ≈ 3/7 of the time.
+        var g = SeededGenerator(seed: 9)
+        var counts = [0, 0, 0, 0]
+        for _ in 0..<70_000 { counts[s.draw(using: &g)] += 1 }
+        #expect(zip(counts, [30_000, 10_000, 20_000, 10_000]).allSatisfy { abs($0 - $1) < 700 }, "\(counts)")
+    }
+
+    @Test("the log-Q-corrected loss of one target equals the formula computed by hand from the full logits")
+    func correctedLossByHand() throws {
+        let kernels = allKernels[0]
+        let net = try NextMovieNetwork(items: 40, embedding: 3, hidden: 4, seed: 11, kernels: kernels)
+        let tokens: [Int32] = [0, 2, 3, 1]
+        let targets: [Int32] = [-1, -1, -1, 7]
+        let sampled = try Self.lossAndGradient(net, tokens, targets, batch: 1, negatives: 5, kernels: kernels)
+        #expect(sampled.candidates.first == 7 && sampled.candidates.count > 1 && Set(sampled.candidates).count == sampled.candidates.count)
+        // Log-probabilities of the full softmax: the logits up to one constant, which the loss ignores.
+        let s = try net.predict(tokens, batch: 1, steps: 4, kernels: kernels).row(0).map(Double.init)
+        let sampling = NegativeSampling(negatives: 5, items: 40, targets: targets)
+        let draws = 1 + 5
+        func logQ(_ j: Int) -> Double { log(1 - pow(1 - sampling.probabilities[j], Double(draws))) }
+        let corrected = sampled.candidates.map { s[Int($0)] - logQ(Int($0)) }
+        let top = corrected.max() ?? 0
+        let expected = top + log(corrected.map { exp($0 - top) }.reduce(0, +)) - (s[7] - logQ(7))
+        #expect(abs(sampled.loss - expected) < 1e-4, "\(sampled.loss) vs \(expected)")
+        // Only the candidates' output columns get a gradient.
+        let l = net.layout
+        let touched = Set((0..<net.items).filter { j in (0..<net.hidden).contains { sampled.gradient[l.wo.lowerBound + $0 * net.items + j] != 0 } })
+        #expect(touched.isSubset(of: Set(sampled.candidates.map(Int.init))) && touched.contains(7))
+    }
+
+    @Test("the sampled loss's gradient matches finite differences (the same seed draws the same candidates)")
+    func gradientCheck() throws {
+        for kernels in allKernels {
+            let (small, tokens, targets) = try SequenceModelTests.tiny(kernels: kernels)
+            let net = try NextMovieNetwork(items: 20, embedding: small.embedding, hidden: small.hidden, seed: 7, kernels: kernels)
+            let (_, gradient, candidates) = try Self.lossAndGradient(net, tokens, targets, batch: 3, negatives: 4, kernels: kernels)
+            #expect(candidates.count < net.items)
+            try SequenceModelTests.expectGradient(gradient, of: net, kernels: kernels) {
+                try Self.lossAndGradient($0, tokens, targets, batch: 3, negatives: 4, kernels: kernels).loss
+            }
+        }
+    }
+
+    @Test("sampled softmax learns the deterministic next-movie task; same seed gives identical weights")
+    func learnsCycle() throws {
+        var c = SequenceModelTests.smallConfiguration(epochs: 40, batchSize: 32)
+        c.negatives = 3
+        let kernels = allKernels[0]
+        let a = try SequenceRecommender.train(histories: SequenceModelTests.cycle(), items: 12, configuration: c, kernels: kernels)
+        let b = try SequenceRecommender.train(histories: SequenceModelTests.cycle(), items: 12, configuration: c, kernels: kernels)
+        #expect(a.network.parameters == b.network.parameters)
+        let queries: [[Int32]] = (0..<12).map { s in (0..<4).map { Int32((s + $0) % 12) } }
+        let scores = try a.scores(histories: queries, kernels: kernels)
+        let correct = (0..<12).filter { q in (0..<12).max { scores[q, $0] < scores[q, $1] } == (q + 4) % 12 }.count
+        #expect(correct == 12, "\(correct)/12")
+        var bad = c
+        bad.negatives = -1
+        #expect(throws: RecommenderError.self) { try bad.validate() }
+    }
+}
