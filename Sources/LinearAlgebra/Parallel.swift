@@ -33,6 +33,16 @@ public enum Parallel {
         }
     }
 
+    /// ``forEach(count:threads:_:)`` for a body that can throw: every item still runs; the first
+    /// error thrown (by item order of discovery) is rethrown once all have finished.
+    public static func tryForEach(count: Int, threads: Int, _ body: @Sendable (Int) throws -> Void) throws {
+        let failure = Mutex<(any Error)?>(nil)
+        forEach(count: count, threads: threads) { i in
+            do { try body(i) } catch { failure.withLock { if $0 == nil { $0 = error } } }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
     /// Splits `0..<count` into contiguous chunks of at least `minChunk` items (about four per thread)
     /// and calls `body` with each chunk, in parallel.
     public static func forChunks(count: Int, threads: Int, minChunk: Int = 1,

@@ -250,7 +250,6 @@ public struct NextMovieNetwork: Sendable {
         let n = w.selected.count
         gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         guard n > 0 else { return (0, 0) }
-        let keep = 1 - dropout
         var totalLoss = 0.0
         let hs = w.hs, dHout = w.dHout, logits = w.logits, mask = w.dropMask
         try parameters.withUnsafeBufferPointer { pb in
@@ -258,90 +257,15 @@ public struct NextMovieNetwork: Sendable {
             try gradient.withUnsafeMutableBufferPointer { gb in
                 guard let grad = gb.baseAddress else { return }
                 dHout.update(repeating: 0, count: rows * h)
-                // The output layer's columns: every movie, or this batch's sampled candidates.
-                let candidates = w.candidates
-                candidates?.prepare(targets: w.selected.lazy.map(\.target), wo: p + l.wo.lowerBound, bo: p + l.bo.lowerBound, hidden: h)
-                try Self.withOutputLayer(candidates, p + l.wo.lowerBound, p + l.bo.lowerBound, grad + l.wo.lowerBound, grad + l.bo.lowerBound,
-                                         items: v) { wo, bo, dwo, dbo, m in
-                    // In chunks of selected rows: gather (with dropout), logits, softmax, gradients.
-                    let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, w.chunkRows) * h)
-                    let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, w.chunkRows) * h)
-                    defer { gathered.deallocate(); dGathered.deallocate() }
-                    let columns = candidates?.column
-                    var first = 0
-                    while first < n {
-                        let count = min(w.chunkRows, n - first)
-                        for k in 0..<count {
-                            let row = w.selected[first + k].row
-                            let src = hs + bsz * h + row * h, dst = gathered + k * h, mk = mask + (first + k) * h
-                            for j in 0..<h {
-                                mk[j] = dropout > 0 ? (generator.nextUnitFloat() < keep ? 1 / keep : 0) : 1
-                                dst[j] = src[j] * mk[j]
-                            }
-                        }
-                        let input = MatrixView(base: gathered, rows: count, cols: h, stride: h)
-                        let out = MutableMatrixView(base: logits, rows: count, cols: m, stride: m)
-                        let woView = MatrixView(base: wo, rows: h, cols: m, stride: m)
-                        for r in 0..<count { (logits + r * m).update(from: bo, count: m) }
-                        try kernels.gemm(.none, .none, alpha: 1, input, woView, beta: 1, out)
-                        // Softmax cross-entropy, rows in parallel; dlogits = (p − onehot) / n in place.
-                        let losses = UnsafeMutablePointer<Double>.allocate(capacity: count)
-                        defer { losses.deallocate() }
-                        let shared = UnsafeSendableBox((logits, losses, w.selected, first, columns))
-                        Parallel.forChunks(count: count, threads: kernels.threads, minChunk: 32) { range in
-                            let (logits, losses, selected, first, columns) = shared.value
-                            for k in range {
-                                let row = logits + k * m
-                                let target = selected[first + k].target
-                                let column = columns.map { Int($0[target]) } ?? target
-                                let picked = row[column]
-                                let lse = VectorMath.softmax(row, m)
-                                losses[k] = Double(lse - picked)
-                                row[column] -= 1
-                                let scale = 1 / Float(n)
-                                for j in 0..<m { row[j] *= scale }
-                            }
-                        }
-                        for k in 0..<count { totalLoss += losses[k] }
-                        let dl = MatrixView(base: logits, rows: count, cols: m, stride: m)
-                        // dwo += gatheredᵀ · dlogits; dbo += column sums; dGathered = dlogits · woᵀ.
-                        try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
-                                         MutableMatrixView(base: dwo, rows: h, cols: m, stride: m))
-                        for k in 0..<count { VectorOps.axpy(1, logits + k * m, dbo, m) }
-                        try kernels.gemm(.none, .transposed, alpha: 1, dl, woView,
-                                         beta: 0, MutableMatrixView(base: dGathered, rows: count, cols: h, stride: h))
-                        for k in 0..<count {
-                            let row = w.selected[first + k].row
-                            let mk = mask + (first + k) * h, src = dGathered + k * h, dst = dHout + row * h
-                            for j in 0..<h { dst[j] += src[j] * mk[j] }
-                        }
-                        first += count
-                    }
-                }
-                candidates?.scatter(dwo: grad + l.wo.lowerBound, dbo: grad + l.bo.lowerBound, hidden: h)
+                let output = OutputLayer(layout: .columns, hidden: h, items: v, weights: p + l.wo.lowerBound, bias: p + l.bo.lowerBound,
+                                         weightGradient: grad + l.wo.lowerBound, biasGradient: grad + l.bo.lowerBound)
+                totalLoss = try output.loss(selected: w.selected, count: n, states: hs + bsz * h, stateGradient: dHout, dropout: dropout,
+                                            mask: mask, generator: &generator, candidates: w.candidates, logits: logits,
+                                            chunkRows: w.chunkRows, kernels: kernels)
                 try backwardLSTM(tokens: tokens, batch: bsz, w, parameters: p, gradient: grad, kernels: kernels)
             }
         }
         return (totalLoss, n)
-    }
-
-    /// Calls `body` with the output layer it trains on — `wo`, `bo`, their gradients and the
-    /// column count: the whole layer (stride `items`), or the candidates' gathered copy.
-    private static func withOutputLayer(_ candidates: OutputCandidates?, _ wo: UnsafePointer<Float>, _ bo: UnsafePointer<Float>,
-                                        _ dwo: UnsafeMutablePointer<Float>, _ dbo: UnsafeMutablePointer<Float>, items: Int,
-                                        _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>,
-                                                 UnsafeMutablePointer<Float>, Int) throws -> Void) throws {
-        guard let c = candidates else { return try body(wo, bo, dwo, dbo, items) }
-        try c.weights.withUnsafeBufferPointer { w in
-            try c.bias.withUnsafeBufferPointer { b in
-                try c.weightGradient.withUnsafeMutableBufferPointer { dw in
-                    try c.biasGradient.withUnsafeMutableBufferPointer { db in
-                        guard let w = w.baseAddress, let b = b.baseAddress, let dw = dw.baseAddress, let db = db.baseAddress else { return }
-                        try body(w, b, dw, db, c.items.count)
-                    }
-                }
-            }
-        }
     }
 
     /// Backpropagation through time from `dHout` (gradients reaching each `h_t`) into the LSTM and

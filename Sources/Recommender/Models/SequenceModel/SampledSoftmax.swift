@@ -78,9 +78,9 @@ final class OutputCandidates {
         column = [Int32](repeating: -1, count: sampling.probabilities.count)
     }
 
-    /// Draws this batch's candidates for `targets` (item indices) and gathers their output weights
-    /// (`wo`: hidden × items, row-major) and corrected biases.
-    func prepare(targets: some Collection<Int>, wo: UnsafePointer<Float>, bo: UnsafePointer<Float>, hidden h: Int) {
+    /// Draws this batch's candidates for `targets` (item indices) and gathers their weights from
+    /// `layer` into `hidden × |C|` with their biases less `log Q`.
+    func prepare(targets: some Collection<Int>, layer: OutputLayer) {
         for i in items { column[Int(i)] = -1 }
         items.removeAll(keepingCapacity: true)
         func add(_ item: Int) {
@@ -88,34 +88,39 @@ final class OutputCandidates {
             column[item] = Int32(items.count)
             items.append(Int32(item))
         }
-        let v = column.count
         if sampling.coversCatalogue {
-            for j in 0..<v { add(j) }
+            for j in 0..<column.count { add(j) }
         } else {
             for t in targets { add(t) }
             for _ in 0..<sampling.negatives { add(sampling.draw(using: &generator)) }
         }
-        let m = items.count, draws = targets.count + sampling.negatives
+        let m = items.count, h = layer.hidden, draws = targets.count + sampling.negatives
         weights.removeAll(keepingCapacity: true)
         weights.reserveCapacity(h * m)
         for r in 0..<h {
-            let row = wo + r * v
-            for c in items { weights.append(row[Int(c)]) }
+            for c in items { weights.append(layer.weight(r, Int(c))) }
         }
-        bias = items.map { c in bo[Int(c)] - (sampling.coversCatalogue ? 0 : sampling.logInclusion(Int(c), draws: draws)) }
+        bias = items.map { c in
+            (layer.bias?[Int(c)] ?? 0) - (sampling.coversCatalogue ? 0 : sampling.logInclusion(Int(c), draws: draws))
+        }
         weightGradient.removeAll(keepingCapacity: true)
         weightGradient.append(contentsOf: repeatElement(0, count: h * m))
         biasGradient.removeAll(keepingCapacity: true)
         biasGradient.append(contentsOf: repeatElement(0, count: m))
     }
 
-    /// Adds the candidates' gradients into the full `dwo` (hidden × items) and `dbo`.
-    func scatter(dwo: UnsafeMutablePointer<Float>, dbo: UnsafeMutablePointer<Float>, hidden h: Int) {
-        let m = items.count, v = column.count
+    /// Adds the candidates' gradients into `layer`'s weight and bias gradients.
+    func scatter(layer: OutputLayer) {
+        let m = items.count, h = layer.hidden, v = layer.items
+        let dw = layer.weightGradient
         for r in 0..<h {
-            let row = dwo + r * v
-            for (c, item) in items.enumerated() { row[Int(item)] += weightGradient[r * m + c] }
+            for (c, item) in items.enumerated() {
+                let i = Int(item)
+                dw[layer.layout == .columns ? r * v + i : i * h + r] += weightGradient[r * m + c]
+            }
         }
-        for (c, item) in items.enumerated() { dbo[Int(item)] += biasGradient[c] }
+        if let db = layer.biasGradient {
+            for (c, item) in items.enumerated() { db[Int(item)] += biasGradient[c] }
+        }
     }
 }

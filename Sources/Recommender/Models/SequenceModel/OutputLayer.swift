@@ -1,0 +1,128 @@
+import Foundation
+import LinearAlgebra
+
+/// The softmax output layer of the sequence networks: scores hidden states against every movie
+/// (or a batch's sampled candidates), takes the mean cross-entropy of the targets and
+/// backpropagates into the weights and the states.
+///
+/// Two weight layouts: ``Layout/columns`` is a dense layer `hidden × items` with a bias (the
+/// LSTM's `wo`, `bo`); ``Layout/rows`` is `items × hidden` without a bias — the item embeddings
+/// themselves, shared between input and output (SASRec).
+struct OutputLayer {
+    enum Layout { case columns, rows }
+    let layout: Layout
+    let hidden: Int, items: Int
+    let weights: UnsafePointer<Float>
+    let bias: UnsafePointer<Float>?
+    let weightGradient: UnsafeMutablePointer<Float>
+    let biasGradient: UnsafeMutablePointer<Float>?
+
+    /// One weight of `item` at hidden unit `r`, in either layout.
+    @inline(__always) func weight(_ r: Int, _ item: Int) -> Float {
+        layout == .columns ? weights[r * items + item] : weights[item * hidden + r]
+    }
+
+    /// Sums the cross-entropy of the `selected` rows' targets and adds the gradients of their mean
+    /// over `count` targets (`count` ≥ the selected rows: a batch may call this once) into the
+    /// weights and, row by row, into `stateGradient`.
+    ///
+    /// `states` holds one hidden state per row (stride ``hidden``). With `dropout` > 0 each
+    /// state passes through a fresh inverted-dropout mask drawn from `generator` into `mask`
+    /// (selected × hidden). With `candidates` the softmax runs over them (their log-Q-corrected
+    /// copy of the weights, gathered here and scattered back at the end); else over every movie.
+    /// `logits` holds `chunkRows × items` floats.
+    func loss(selected: [(row: Int, target: Int)], count: Int, states: UnsafePointer<Float>,
+              stateGradient: UnsafeMutablePointer<Float>, dropout: Float, mask: UnsafeMutablePointer<Float>,
+              generator: inout SeededGenerator, candidates: OutputCandidates?, logits: UnsafeMutablePointer<Float>,
+              chunkRows: Int, kernels: any Kernels) throws -> Double {
+        let n = selected.count, h = hidden
+        guard n > 0 else { return 0 }
+        candidates?.prepare(targets: selected.lazy.map(\.target), layer: self)
+        var total = 0.0
+        try withColumns(candidates) { wo, bo, dwo, dbo, m, transposed in
+            let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
+            let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
+            defer { gathered.deallocate(); dGathered.deallocate() }
+            let columns = candidates?.column
+            let keep = 1 - dropout
+            // The weights as `hidden × m` (columns) or `m × hidden` (rows, multiplied transposed).
+            let woView = transposed ? MatrixView(base: wo, rows: m, cols: h, stride: h) : MatrixView(base: wo, rows: h, cols: m, stride: m)
+            var first = 0
+            while first < n {
+                let rows = min(chunkRows, n - first)
+                for k in 0..<rows {
+                    let src = states + selected[first + k].row * h, dst = gathered + k * h, mk = mask + (first + k) * h
+                    for j in 0..<h {
+                        mk[j] = dropout > 0 ? (generator.nextUnitFloat() < keep ? 1 / keep : 0) : 1
+                        dst[j] = src[j] * mk[j]
+                    }
+                }
+                let input = MatrixView(base: gathered, rows: rows, cols: h, stride: h)
+                let out = MutableMatrixView(base: logits, rows: rows, cols: m, stride: m)
+                if let bo {
+                    for r in 0..<rows { (logits + r * m).update(from: bo, count: m) }
+                }
+                try kernels.gemm(.none, transposed ? .transposed : .none, alpha: 1, input, woView, beta: bo == nil ? 0 : 1, out)
+                // Softmax cross-entropy, rows in parallel; dlogits = (p − onehot) / count in place.
+                let losses = UnsafeMutablePointer<Double>.allocate(capacity: rows)
+                defer { losses.deallocate() }
+                let shared = UnsafeSendableBox((logits, losses, selected, first, columns))
+                Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 32) { range in
+                    let (logits, losses, selected, first, columns) = shared.value
+                    let scale = 1 / Float(count)
+                    for k in range {
+                        let row = logits + k * m
+                        let target = selected[first + k].target
+                        let column = columns.map { Int($0[target]) } ?? target
+                        let picked = row[column]
+                        let lse = VectorMath.softmax(row, m)
+                        losses[k] = Double(lse - picked)
+                        row[column] -= 1
+                        for j in 0..<m { row[j] *= scale }
+                    }
+                }
+                for k in 0..<rows { total += losses[k] }
+                let dl = MatrixView(base: logits, rows: rows, cols: m, stride: m)
+                // dW += inputᵀ · dlogits (or its transpose); dbias += column sums; dInput = dlogits · Wᵀ.
+                if transposed {
+                    try kernels.gemm(.transposed, .none, alpha: 1, dl, input, beta: 1,
+                                     MutableMatrixView(base: dwo, rows: m, cols: h, stride: h))
+                } else {
+                    try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
+                                     MutableMatrixView(base: dwo, rows: h, cols: m, stride: m))
+                }
+                if let dbo { for k in 0..<rows { VectorOps.axpy(1, logits + k * m, dbo, m) } }
+                try kernels.gemm(.none, transposed ? .none : .transposed, alpha: 1, dl, woView,
+                                 beta: 0, MutableMatrixView(base: dGathered, rows: rows, cols: h, stride: h))
+                for k in 0..<rows {
+                    let mk = mask + (first + k) * h, src = dGathered + k * h, dst = stateGradient + selected[first + k].row * h
+                    for j in 0..<h { dst[j] += src[j] * mk[j] }
+                }
+                first += rows
+            }
+        }
+        candidates?.scatter(layer: self)
+        return total
+    }
+
+    /// Calls `body` with the weights the softmax runs over — the layer itself, or the candidates'
+    /// gathered `hidden × m` copy with its bias — their gradients, `m` and whether they are
+    /// stored `m × hidden`.
+    private func withColumns(_ candidates: OutputCandidates?,
+                             _ body: (UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>,
+                                      UnsafeMutablePointer<Float>?, Int, Bool) throws -> Void) throws {
+        guard let c = candidates else {
+            return try body(weights, bias, weightGradient, biasGradient, items, layout == .rows)
+        }
+        try c.weights.withUnsafeBufferPointer { w in
+            try c.bias.withUnsafeBufferPointer { b in
+                try c.weightGradient.withUnsafeMutableBufferPointer { dw in
+                    try c.biasGradient.withUnsafeMutableBufferPointer { db in
+                        guard let w = w.baseAddress, let b = b.baseAddress, let dw = dw.baseAddress, let db = db.baseAddress else { return }
+                        try body(w, b, dw, db, c.items.count, false)
+                    }
+                }
+            }
+        }
+    }
+}
