@@ -75,7 +75,7 @@ struct ModelProtocolTests {
     @Test("every registered model trains and answers with its name; unknown names and missing content are clear errors")
     func registry() throws {
         let (ratings, movies, content) = try HybridTests.twoTastes()
-        #expect(ModelRegistry.standard.names == ["als", "ease", "content", "hybrid", "rnn"])
+        #expect(ModelRegistry.standard.names == ["als", "ease", "content", "hybrid", "rnn", "sasrec"])
         #expect(throws: RecommenderError.unknownModel(name: "nope", known: ModelRegistry.standard.names)) {
             _ = try TrainedModel.train(model: "nope", ratings: ratings, movies: movies, kernels: allKernels[0])
         }

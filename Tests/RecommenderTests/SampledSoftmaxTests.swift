@@ -6,11 +6,11 @@ import Testing
 
 @Suite("Sampled softmax")
 struct SampledSoftmaxTests {
-    /// The loss and gradient of `net` on one batch, sampled with `negatives` (seeded) or full (nil);
-    /// also the candidate items the batch used.
-    static func lossAndGradient(_ net: NextMovieNetwork, _ tokens: [Int32], _ targets: [Int32], batch: Int, negatives: Int?,
-                                kernels: any Kernels) throws -> (loss: Double, gradient: [Float], candidates: [Int32]) {
-        let w = NextMovieNetwork.Workspace(network: net, batch: batch, steps: tokens.count / batch)
+    /// The mean loss and gradient of `net` on one batch, sampled with `negatives` (seeded) or
+    /// full (nil); also the candidate items the batch used.
+    static func lossAndGradient<N: SequenceNetwork>(_ net: N, _ tokens: [Int32], _ targets: [Int32], batch: Int, negatives: Int?,
+                                                    dropout: Float = 0, kernels: any Kernels) throws -> (loss: Double, gradient: [Float], candidates: [Int32]) {
+        let w = net.makeWorkspace(batch: batch, steps: tokens.count / batch)
         if let negatives {
             w.candidates = OutputCandidates(sampling: NegativeSampling(negatives: negatives, items: net.items, targets: targets), seed: 3)
         }
@@ -18,7 +18,7 @@ struct SampledSoftmaxTests {
         var g = SeededGenerator(seed: 1)
         let (loss, n) = try tokens.withUnsafeBufferPointer { tb in
             try targets.withUnsafeBufferPointer { gb in
-                try net.lossAndGradient(tokens: tb, targets: gb, batch: batch, workspace: w, gradient: &gradient, dropout: 0,
+                try net.lossAndGradient(tokens: tb, targets: gb, batch: batch, workspace: w, gradient: &gradient, dropout: dropout,
                                         generator: &g, kernels: kernels)
             }
         }

@@ -237,6 +237,7 @@ public struct ModelRegistry: Sendable {
         ContentRecommender.self,
         HybridRecommender.self,
         LSTMRecommender.self,
+        SelfAttentionRecommender.self,
     ])
 
     public init(models: [any RecommenderModel.Type]) { self.models = models }

@@ -40,6 +40,8 @@ public struct TrainedModel: Sendable {
         public var hybridValidation: Carve?
         /// The sequence model's architecture and training.
         public var sequence = SequenceRecommender.Configuration()
+        /// SASRec's architecture and training (nil: ``SequenceRecommender/Configuration/selfAttention``).
+        public var selfAttention: SequenceRecommender.Configuration?
         public init() {}
     }
 

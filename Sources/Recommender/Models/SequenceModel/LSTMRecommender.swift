@@ -21,30 +21,13 @@ public struct LSTMRecommender: RecommenderModel {
     /// - Throws: ``RecommenderError/invalidOptions(model:reason:)`` for an invalid configuration.
     public static func fit(_ data: TrainingSet, options: TrainedModel.Options, kernels: any Kernels,
                            progress: (TrainingEvent) -> Void) throws -> LSTMRecommender {
-        var c = options.sequence
         try validate(options)
-        let histories = data.histories()
-        // Windows longer than the longest history hold only padding: cut them to what the data needs.
-        let longest = max(2, histories.map(\.count).max() ?? 2)
-        if c.length > longest {
-            progress(.line("sequence length \(c.length) > the longest history (\(longest) movies): using \(longest)"))
-            c.length = longest
-            c.windowStep = c.windowStep.map { min($0, longest - 1) }
+        var c = options.sequence
+        let (network, recent) = try SequenceTraining.fit(data, configuration: &c, name: "LSTM", kernels: kernels, progress: progress) { c in
+            try NextMovieNetwork(items: data.items.count, embedding: c.embedding, hidden: c.hidden, seed: c.seed,
+                                 initialisation: c.initialisation ?? .glorot, kernels: kernels)
         }
-        let (examples, validation) = SequenceRecommender.trainingSet(histories, configuration: c)
-        progress(.line("sequences: \(examples.count) examples (\(c.examplesLabel)), \(examples.targetCount) targets; \(c.softmaxLabel) over \(data.items.count) movies"
-                       + (validation.map { "; \($0.targets.count) users' last movies held out for validation" } ?? "")))
-        var net = try SequenceRecommender(untrained: c, items: data.items.count, kernels: kernels)
-        var epoch = 1
-        try net.fit(examples, validation: validation, kernels: kernels, progress: { done, total, loss in
-            progress(.batch(epoch: epoch, done: done, total: total, loss: loss))
-        }, epochDone: { e in
-            epoch = e.index + 1
-            progress(.line("epoch \(e.index)/\(c.epochs): loss \(String(format: "%.4f", e.loss)), \(String(format: "%.2f", e.seconds)) s, \(String(format: "%.0f", Double(e.examples) / max(e.seconds, 1e-9))) sequences/s"
-                           + (e.validation.map { String(format: "; validation loss %.4f, HR@10 %.4f, NDCG@10 %.4f", $0.loss, $0.hitRate, $0.ndcg) } ?? "")))
-            progress(.epoch(e))
-        })
-        return LSTMRecommender(sequence: net, recent: histories.map { Array($0.suffix(c.length - 1)) })
+        return LSTMRecommender(sequence: SequenceRecommender(configuration: c, network: network), recent: recent)
     }
 
     public static func validate(_ options: TrainedModel.Options) throws { try options.sequence.validate() }

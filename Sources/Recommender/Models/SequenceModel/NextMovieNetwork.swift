@@ -215,19 +215,7 @@ public struct NextMovieNetwork: Sendable {
         var out = Matrix(rows: batch, cols: items)
         try out.withMutableView { o in
             try logits(MatrixView(base: w.hs + steps * batch * hidden, rows: batch, cols: hidden, stride: hidden), into: o, kernels: kernels)
-            let view = UnsafeSendableBox(o)
-            Parallel.forChunks(count: batch, threads: kernels.threads, minChunk: 16) { range in
-                // log-softmax: the softmax of a scratch copy gives log Σ e^logit.
-                let n = view.value.cols
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
-                defer { scratch.deallocate() }
-                for r in range {
-                    let row = view.value.base + r * view.value.stride
-                    scratch.update(from: row, count: n)
-                    let lse = VectorMath.softmax(scratch, n)
-                    for j in 0..<n { row[j] -= lse }
-                }
-            }
+            OutputLayer.logSoftmax(o, threads: kernels.threads)
         }
         return out
     }

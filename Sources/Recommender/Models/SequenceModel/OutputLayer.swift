@@ -17,6 +17,23 @@ struct OutputLayer {
     let weightGradient: UnsafeMutablePointer<Float>
     let biasGradient: UnsafeMutablePointer<Float>?
 
+    /// Turns every row of logits into log-probabilities, in place, rows in parallel.
+    static func logSoftmax(_ rows: MutableMatrixView, threads: Int) {
+        let view = UnsafeSendableBox(rows)
+        Parallel.forChunks(count: rows.rows, threads: threads, minChunk: 16) { range in
+            // The softmax of a scratch copy gives log Σ e^logit.
+            let n = view.value.cols
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
+            defer { scratch.deallocate() }
+            for r in range {
+                let row = view.value.base + r * view.value.stride
+                scratch.update(from: row, count: n)
+                let lse = VectorMath.softmax(scratch, n)
+                for j in 0..<n { row[j] -= lse }
+            }
+        }
+    }
+
     /// One weight of `item` at hidden unit `r`, in either layout.
     @inline(__always) func weight(_ r: Int, _ item: Int) -> Float {
         layout == .columns ? weights[r * items + item] : weights[item * hidden + r]

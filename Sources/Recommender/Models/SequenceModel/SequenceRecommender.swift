@@ -38,6 +38,10 @@ public struct SequenceRecommender: Sendable {
         /// (PyTorch's defaults) by default; ``reference`` keeps the reference design's Glorot / orthogonal.
         public var initialisation: NextMovieNetwork.Initialisation? = .uniform
         public var seed: UInt64 = 0
+        /// SASRec: self-attention blocks (nil: 2).
+        public var blocks: Int?
+        /// SASRec: attention heads per block, dividing ``embedding`` (nil: 2).
+        public var heads: Int?
         /// Sampled softmax: movies drawn by popularity per batch as extra negatives beside the
         /// batch's own targets (nil or 0: the full softmax over every movie). See ``NegativeSampling``.
         public var negatives: Int?
@@ -63,6 +67,23 @@ public struct SequenceRecommender: Sendable {
             return c
         }
 
+        /// SASRec's setup (``SelfAttentionRecommender``): model size 64, 2 blocks of 2 heads,
+        /// windows of 200 movies overlapping by one (every position predicts the next movie),
+        /// dropout 0.2, batch 128, learning rate 1e-3 — Kang & McAuley's ML-1M settings, with
+        /// the cross-entropy loss of Klenitskiy & Vasilev (RecSys 2023).
+        public static var selfAttention: Configuration {
+            var c = Configuration()
+            c.embedding = 64
+            c.blocks = 2
+            c.heads = 2
+            c.length = 200
+            c.windowStep = nil
+            c.dropout = 0.2
+            c.batchSize = 128
+            c.learningRate = 1e-3
+            return c
+        }
+
         /// How examples are cut, for reports: "windows of 50 every 19" or "last of 20".
         public var examplesLabel: String {
             switch mode {
@@ -82,6 +103,9 @@ public struct SequenceRecommender: Sendable {
             guard embedding > 0, hidden > 0, length >= 2, epochs >= 0, batchSize > 0, learningRate > 0, learningRate.isFinite,
                   (0..<1).contains(dropout), clipNorm >= 0, clipNorm.isFinite, (windowStep ?? 1) > 0 else {
                 throw RecommenderError.invalidOptions(model: "rnn", reason: "sizes, epochs and window step must be positive, length ≥ 2, dropout in [0, 1)")
+            }
+            guard (blocks ?? 1) > 0, (heads ?? 1) > 0, embedding % (heads ?? 1) == 0 else {
+                throw RecommenderError.invalidOptions(model: "sasrec", reason: "blocks and heads must be positive, the embedding size a multiple of the heads")
             }
             guard (negatives ?? 0) >= 0 else {
                 throw RecommenderError.invalidOptions(model: "rnn", reason: "negatives must not be negative (0: full softmax)")
@@ -159,33 +183,7 @@ public struct SequenceRecommender: Sendable {
 
     /// Scores ``Validation`` in batches.
     public func validate(_ v: Validation, kernels: any Kernels, batchSize: Int = 512) throws -> ValidationScore {
-        guard !v.targets.isEmpty else { return ValidationScore(loss: 0, hitRate: 0, ndcg: 0) }
-        let steps = configuration.length - 1
-        var loss = 0.0, hits = 0.0, gain = 0.0
-        var first = 0
-        while first < v.targets.count {
-            let last = min(v.targets.count, first + batchSize)
-            let tokens = v.histories[first..<last].flatMap { SequenceExamples.inputTokens($0, steps: steps) }
-            let block = try network.predict(tokens, batch: last - first, steps: steps, kernels: kernels)
-            for q in first..<last {
-                let target = Int(v.targets[q])
-                let seen = Set(v.histories[q].map(Int.init))
-                let rank: Int = block.withView { b in
-                    let row = b.base + (q - first) * b.stride
-                    let t = row[target]
-                    var above = 0
-                    for i in 0..<b.cols where i != target && !seen.contains(i) && (row[i] > t || (row[i] == t && i < target)) {
-                        above += 1
-                    }
-                    loss -= Double(t)
-                    return above
-                }
-                if rank < 10 { hits += 1; gain += 1 / log2(Double(rank) + 2) }
-            }
-            first = last
-        }
-        let n = Double(v.targets.count)
-        return ValidationScore(loss: loss / n, hitRate: hits / n, ndcg: gain / n)
+        try SequenceTraining.validate(network, steps: configuration.length - 1, v, kernels: kernels, batchSize: batchSize)
     }
 
     public let configuration: Configuration
@@ -230,10 +228,102 @@ public struct SequenceRecommender: Sendable {
     public mutating func fit(_ examples: SequenceExamples, validation: Validation? = nil, kernels: any Kernels,
                              progress: (_ batch: Int, _ batches: Int, _ loss: Double) -> Void = { _, _, _ in },
                              epochDone: (Epoch) -> Void = { _ in }) throws {
-        let c = configuration, steps = examples.steps
+        try SequenceTraining.fit(&network, examples, validation: validation, configuration: configuration, kernels: kernels,
+                                 progress: progress, epochDone: epochDone)
+    }
+
+    /// Log-probabilities of every movie coming next after each history (queries × items), in
+    /// batches of `batchSize`; histories use their last `length − 1` movies.
+    public func scores(histories: [[Int32]], kernels: any Kernels, batchSize: Int = 512) throws -> Matrix {
+        try SequenceTraining.scores(network, steps: configuration.length - 1, histories: histories, kernels: kernels, batchSize: batchSize)
+    }
+}
+
+/// A network ``SequenceTraining`` can fit: the LSTM and SASRec.
+protocol SequenceNetwork: Sendable {
+    associatedtype Workspace: SequenceWorkspace
+    var items: Int { get }
+    var parameters: [Float] { get set }
+    /// Buffers for batches of up to `batch` examples of `steps` positions.
+    func makeWorkspace(batch: Int, steps: Int) -> Workspace
+    /// The summed loss of one batch and its number of targets; the mean's gradient into `gradient`.
+    func lossAndGradient(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch: Int,
+                         workspace: Workspace, gradient: inout [Float], dropout: Float,
+                         generator: inout SeededGenerator, kernels: any Kernels) throws -> (loss: Double, count: Int)
+    /// Log-probabilities of every movie after each of `batch` left-padded inputs of `steps` tokens.
+    func predict(_ tokens: [Int32], batch: Int, steps: Int, kernels: any Kernels) throws -> Matrix
+}
+
+extension NextMovieNetwork: SequenceNetwork {
+    func makeWorkspace(batch: Int, steps: Int) -> Workspace { Workspace(network: self, batch: batch, steps: steps) }
+}
+
+extension NextMovieNetwork.Workspace: SequenceWorkspace {}
+
+extension SelfAttentionNetwork: SequenceNetwork {
+    func makeWorkspace(batch: Int, steps: Int) -> Workspace { Workspace(network: self, batch: batch, steps: steps) }
+}
+
+/// The training loop and validation shared by the sequence models.
+enum SequenceTraining {
+    /// Log-probabilities of every movie coming next after each history (queries × items), in
+    /// batches; histories use their last `steps` movies.
+    static func scores<N: SequenceNetwork>(_ network: N, steps: Int, histories: [[Int32]], kernels: any Kernels,
+                                           batchSize: Int = 512) throws -> Matrix {
+        var out = Matrix(rows: histories.count, cols: network.items)
+        var first = 0
+        while first < histories.count {
+            let last = min(histories.count, first + batchSize)
+            let tokens = histories[first..<last].flatMap { SequenceExamples.inputTokens($0, steps: steps) }
+            let block = try network.predict(tokens, batch: last - first, steps: steps, kernels: kernels)
+            out.withMutableView { o in
+                block.withView { b in o.rows(first..<last).assign(b) }
+            }
+            first = last
+        }
+        return out
+    }
+
+    /// Trains the network `make` builds on every user's history of `data`, reporting each batch
+    /// and epoch; cuts `c.length` to the longest history first. Returns the network and each
+    /// user's last `length − 1` movies.
+    static func fit<N: SequenceNetwork>(_ data: TrainingSet, configuration c: inout SequenceRecommender.Configuration, name: String,
+                                        kernels: any Kernels, progress: (TrainingEvent) -> Void,
+                                        make: (SequenceRecommender.Configuration) throws -> N) throws -> (N, [[Int32]]) {
+        let histories = data.histories()
+        // Windows longer than the longest history hold only padding: cut them to what the data needs.
+        let longest = max(2, histories.map(\.count).max() ?? 2)
+        if c.length > longest {
+            progress(.line("sequence length \(c.length) > the longest history (\(longest) movies): using \(longest)"))
+            c.length = longest
+            c.windowStep = c.windowStep.map { min($0, longest - 1) }
+        }
+        let (examples, validation) = SequenceRecommender.trainingSet(histories, configuration: c)
+        progress(.line("\(name) sequences: \(examples.count) examples (\(c.examplesLabel)), \(examples.targetCount) targets; \(c.softmaxLabel) over \(data.items.count) movies"
+                       + (validation.map { "; \($0.targets.count) users' last movies held out for validation" } ?? "")))
+        var network = try make(c)
+        var epoch = 1
+        let epochs = c.epochs
+        try fit(&network, examples, validation: validation, configuration: c, kernels: kernels, progress: { done, total, loss in
+            progress(.batch(epoch: epoch, done: done, total: total, loss: loss))
+        }, epochDone: { e in
+            epoch = e.index + 1
+            progress(.line("epoch \(e.index)/\(epochs): loss \(String(format: "%.4f", e.loss)), \(String(format: "%.2f", e.seconds)) s, \(String(format: "%.0f", Double(e.examples) / max(e.seconds, 1e-9))) sequences/s"
+                           + (e.validation.map { String(format: "; validation loss %.4f, HR@10 %.4f, NDCG@10 %.4f", $0.loss, $0.hitRate, $0.ndcg) } ?? "")))
+            progress(.epoch(e))
+        })
+        return (network, histories.map { Array($0.suffix(c.length - 1)) })
+    }
+
+    /// Epochs of shuffled mini-batches of `examples` with Adam, as ``SequenceRecommender/fit(_:validation:kernels:progress:epochDone:)`` describes.
+    static func fit<N: SequenceNetwork>(_ network: inout N, _ examples: SequenceExamples, validation: SequenceRecommender.Validation?,
+                                        configuration c: SequenceRecommender.Configuration, kernels: any Kernels,
+                                        progress: (_ batch: Int, _ batches: Int, _ loss: Double) -> Void,
+                                        epochDone: (SequenceRecommender.Epoch) -> Void) throws {
+        let steps = examples.steps
         guard examples.count > 0 else { return }
         let batch = min(c.batchSize, examples.count)
-        let workspace = NextMovieNetwork.Workspace(network: network, batch: batch, steps: steps)
+        let workspace = network.makeWorkspace(batch: batch, steps: steps)
         if let n = c.negatives, n > 0 {
             workspace.candidates = OutputCandidates(sampling: NegativeSampling(negatives: n, items: network.items, targets: examples.targets),
                                                     seed: c.seed)
@@ -278,9 +368,9 @@ public struct SequenceRecommender: Sendable {
                 progress(k + 1, batches, loss / Double(max(1, targetCount)))
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            let score = try validation.map { try validate($0, kernels: kernels) }
-            epochDone(Epoch(index: epoch + 1, seconds: seconds, loss: loss / Double(max(1, targetCount)),
-                            examples: examples.count, targets: targetCount, validation: score))
+            let score = try validation.map { try validate(network, steps: steps, $0, kernels: kernels) }
+            epochDone(SequenceRecommender.Epoch(index: epoch + 1, seconds: seconds, loss: loss / Double(max(1, targetCount)),
+                                                examples: examples.count, targets: targetCount, validation: score))
             guard let patience = c.patience, let score else { continue }
             if score.ndcg > best?.ndcg ?? -1 {
                 best = (score.ndcg, network.parameters)
@@ -292,21 +382,34 @@ public struct SequenceRecommender: Sendable {
         }
     }
 
-    /// Log-probabilities of every movie coming next after each history (queries × items), in
-    /// batches of `batchSize`; histories use their last `length − 1` movies.
-    public func scores(histories: [[Int32]], kernels: any Kernels, batchSize: Int = 512) throws -> Matrix {
-        let steps = configuration.length - 1
-        var out = Matrix(rows: histories.count, cols: network.items)
+    /// Scores held-out next movies against every movie outside each history, in batches.
+    static func validate<N: SequenceNetwork>(_ network: N, steps: Int, _ v: SequenceRecommender.Validation, kernels: any Kernels,
+                                             batchSize: Int = 512) throws -> SequenceRecommender.ValidationScore {
+        guard !v.targets.isEmpty else { return SequenceRecommender.ValidationScore(loss: 0, hitRate: 0, ndcg: 0) }
+        var loss = 0.0, hits = 0.0, gain = 0.0
         var first = 0
-        while first < histories.count {
-            let last = min(histories.count, first + batchSize)
-            let tokens = histories[first..<last].flatMap { SequenceExamples.inputTokens($0, steps: steps) }
+        while first < v.targets.count {
+            let last = min(v.targets.count, first + batchSize)
+            let tokens = v.histories[first..<last].flatMap { SequenceExamples.inputTokens($0, steps: steps) }
             let block = try network.predict(tokens, batch: last - first, steps: steps, kernels: kernels)
-            out.withMutableView { o in
-                block.withView { b in o.rows(first..<last).assign(b) }
+            for q in first..<last {
+                let target = Int(v.targets[q])
+                let seen = Set(v.histories[q].map(Int.init))
+                let rank: Int = block.withView { b in
+                    let row = b.base + (q - first) * b.stride
+                    let t = row[target]
+                    var above = 0
+                    for i in 0..<b.cols where i != target && !seen.contains(i) && (row[i] > t || (row[i] == t && i < target)) {
+                        above += 1
+                    }
+                    loss -= Double(t)
+                    return above
+                }
+                if rank < 10 { hits += 1; gain += 1 / log2(Double(rank) + 2) }
             }
             first = last
         }
-        return out
+        let n = Double(v.targets.count)
+        return SequenceRecommender.ValidationScore(loss: loss / n, hitRate: hits / n, ndcg: gain / n)
     }
 }

@@ -1,0 +1,459 @@
+import Foundation
+import LinearAlgebra
+
+/// SASRec (Kang & McAuley, ICDM 2018): causal multi-head self-attention over the movies of a
+/// window, predicting the next movie at every position — with its own forward and backward
+/// passes on the ``Kernels`` GEMMs.
+///
+/// Shapes (row-major; `V` movies, `d` model size, `T` positions, `k` heads of `d / k`):
+///
+///     embedding  (V + 1) × d   row 0 is padding (kept at zero); rows 1…V also score the output
+///     position   T × d         learned, position t of the left-padded window
+///     per block  ln1 γ, β (d); wqkv d × 3d, bqkv 3d; wo d × d, bo d;
+///                ln2 γ, β (d); w1 d × d, b1 d; w2 d × d, b2 d
+///     final      ln γ, β (d)
+///
+/// Forward (pre-norm blocks, as in current transformer practice): `x = √d · E[token] + P[t]`
+/// (padding positions 0), dropout; each block `x += dropout(Attention(LN₁(x)))`, then
+/// `x += dropout(W₂ · ReLU(W₁ · LN₂(x) + b₁) + b₂)`; the output `LNf(x)` scores movie `j` by its
+/// dot product with `E[j]` (shared input/output embeddings). Attention per head is
+/// `softmax(Q Kᵀ / √(d/k)) V` over the keys at or before the query that are not padding, so a
+/// position never sees a later one; padding queries output zero. Backward mirrors it, the
+/// attention of each (sequence, head) in parallel.
+public struct SelfAttentionNetwork: Sendable {
+    public let items: Int
+    public let dimension: Int
+    public let blocks: Int
+    public let heads: Int
+    /// Input positions (the window's `length − 1`).
+    public let positions: Int
+    /// Every parameter, in the order of ``Layout``.
+    public var parameters: [Float]
+
+    /// Where each tensor lives in ``parameters``.
+    struct Layout {
+        struct Block { let ln1g, ln1b, wqkv, bqkv, wo, bo, ln2g, ln2b, w1, b1, w2, b2: Range<Int> }
+        let embedding, position: Range<Int>
+        let blocks: [Block]
+        let lnfg, lnfb: Range<Int>
+        var total: Int { lnfb.upperBound }
+
+        init(items: Int, dimension d: Int, blocks: Int, positions: Int) {
+            var start = 0
+            func next(_ n: Int) -> Range<Int> { defer { start += n }; return start..<(start + n) }
+            embedding = next((items + 1) * d)
+            position = next(positions * d)
+            self.blocks = (0..<blocks).map { _ in
+                Block(ln1g: next(d), ln1b: next(d), wqkv: next(d * 3 * d), bqkv: next(3 * d), wo: next(d * d), bo: next(d),
+                      ln2g: next(d), ln2b: next(d), w1: next(d * d), b1: next(d), w2: next(d * d), b2: next(d))
+            }
+            lnfg = next(d)
+            lnfb = next(d)
+        }
+    }
+
+    var layout: Layout { Layout(items: items, dimension: dimension, blocks: blocks, positions: positions) }
+
+    /// A network over stored `parameters`.
+    /// - Throws: ``LinearAlgebraError/dimensionMismatch(operation:detail:)`` when the sizes do not
+    ///   describe `parameters` (checked before any product of them is formed).
+    public init(items: Int, dimension: Int, blocks: Int, heads: Int, positions: Int, parameters: [Float]) throws {
+        let n = parameters.count
+        guard items > 0, dimension > 0, blocks > 0, heads > 0, positions > 0, items <= n, dimension <= 4096, blocks <= 64,
+              positions <= n, dimension % heads == 0,
+              Layout(items: items, dimension: dimension, blocks: blocks, positions: positions).total == n else {
+            throw LinearAlgebraError.dimensionMismatch(operation: "SelfAttentionNetwork",
+                                                       detail: "\(n) parameters for \(items) items, d \(dimension), \(blocks) blocks, \(heads) heads, \(positions) positions")
+        }
+        self.items = items
+        self.dimension = dimension
+        self.blocks = blocks
+        self.heads = heads
+        self.positions = positions
+        self.parameters = parameters
+    }
+
+    /// Seeded initial weights: embeddings and positions normal with standard deviation 1/√d (so
+    /// `√d · E` has unit scale and the tied output starts with unit-scale logits), every linear
+    /// weight uniform in ±1/√fan-in (PyTorch's `nn.Linear`), biases 0, layer norms γ 1, β 0.
+    /// The padding row stays zero.
+    public init(items: Int, dimension d: Int, blocks: Int, heads: Int, positions: Int, seed: UInt64) throws {
+        guard d > 0, heads > 0, d % heads == 0, blocks > 0, positions > 0, items > 0 else {
+            throw LinearAlgebraError.dimensionMismatch(operation: "SelfAttentionNetwork", detail: "d \(d) must be a positive multiple of \(heads) heads")
+        }
+        let l = Layout(items: items, dimension: d, blocks: blocks, positions: positions)
+        var p = [Float](repeating: 0, count: l.total)
+        var g = SeededGenerator(seed: seed, stream: 5)
+        let sigma = 1 / Float(d).squareRoot()
+        for i in (l.embedding.lowerBound + d)..<l.embedding.upperBound { p[i] = Float(g.nextGaussian()) * sigma }
+        for i in l.position { p[i] = Float(g.nextGaussian()) * sigma }
+        func uniform(_ range: Range<Int>, fanIn: Int) {
+            let k = 1 / Float(fanIn).squareRoot()
+            for i in range { p[i] = (g.nextUnitFloat() * 2 - 1) * k }
+        }
+        for b in l.blocks {
+            for r in [b.ln1g, b.ln2g] { for i in r { p[i] = 1 } }
+            uniform(b.wqkv, fanIn: d)
+            uniform(b.wo, fanIn: d)
+            uniform(b.w1, fanIn: d)
+            uniform(b.w2, fanIn: d)
+        }
+        for i in l.lnfg { p[i] = 1 }
+        try self.init(items: items, dimension: d, blocks: blocks, heads: heads, positions: positions, parameters: p)
+    }
+
+    // MARK: - Workspace
+
+    /// Activations of one batch kept for the backward pass, and scratch: owned, zero-initialised
+    /// memory, freed with the workspace.
+    final class Workspace: SequenceWorkspace {
+        let batch, steps, chunkRows: Int
+        /// Per block: its input, LN₁ output and normalised input, LN₁ 1/σ, Q|K|V, attention
+        /// weights, concatenated heads, dropout masks, the residual after attention, LN₂ output,
+        /// normalised input and 1/σ, and the ReLU output.
+        struct Block { let input, a, xhat1, rstd1, qkv, attention, heads, mask1, x1, c, xhat2, rstd2, relu, mask2: UnsafeMutablePointer<Float> }
+        let blocks: [Block]
+        let mask0, final, xhatf, rstdf, output: UnsafeMutablePointer<Float>
+        let dx, dOut, t1, t2, dqkv, dAttention, logits, outputMask: UnsafeMutablePointer<Float>
+        var selected = [(row: Int, target: Int)]()
+        var candidates: OutputCandidates?
+        private var owned = [UnsafeMutablePointer<Float>]()
+
+        init(network net: SelfAttentionNetwork, batch: Int, steps: Int, chunkRows: Int = 1024) {
+            self.batch = batch
+            self.steps = steps
+            self.chunkRows = chunkRows
+            let n = batch * steps, d = net.dimension, tt = batch * net.heads * steps * steps
+            var owned = [UnsafeMutablePointer<Float>]()
+            func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
+                p.initialize(repeating: 0, count: max(1, count))
+                owned.append(p)
+                return p
+            }
+            blocks = (0..<net.blocks).map { _ in
+                Block(input: buffer(n * d), a: buffer(n * d), xhat1: buffer(n * d), rstd1: buffer(n), qkv: buffer(n * 3 * d),
+                      attention: buffer(tt), heads: buffer(n * d), mask1: buffer(n * d), x1: buffer(n * d), c: buffer(n * d),
+                      xhat2: buffer(n * d), rstd2: buffer(n), relu: buffer(n * d), mask2: buffer(n * d))
+            }
+            mask0 = buffer(n * d)
+            final = buffer(n * d)
+            xhatf = buffer(n * d)
+            rstdf = buffer(n)
+            output = buffer(n * d)
+            dx = buffer(n * d)
+            dOut = buffer(n * d)
+            t1 = buffer(n * d)
+            t2 = buffer(n * d)
+            dqkv = buffer(n * 3 * d)
+            dAttention = buffer(tt)
+            logits = buffer(min(n, chunkRows) * net.items)
+            outputMask = buffer(min(n, chunkRows) * d)
+            self.owned = owned
+        }
+
+        deinit { owned.forEach { $0.deallocate() } }
+    }
+
+    // MARK: - Forward
+
+    /// Runs the blocks over `tokens` (batch × steps, example-major, 0 = padding) into the
+    /// workspace; `w.output` rows `b·T + t` hold the final states. `dropout` > 0 draws masks from `generator`.
+    func forward(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, _ w: Workspace, dropout: Float,
+                 generator: inout SeededGenerator, kernels: any Kernels) throws {
+        let d = dimension, steps = w.steps, n = bsz * steps, l = layout
+        try parameters.withUnsafeBufferPointer { pb in
+            guard let p = pb.baseAddress else { return }
+            let scale = Float(d).squareRoot()
+            var x = w.blocks.first?.input ?? w.final
+            for r in 0..<n {
+                let token = Int(tokens[r]), row = x + r * d
+                guard token > 0 else { row.update(repeating: 0, count: d); continue }
+                let e = p + l.embedding.lowerBound + token * d, pos = p + l.position.lowerBound + (r % steps) * d
+                for j in 0..<d { row[j] = scale * e[j] + pos[j] }
+            }
+            Self.dropout(x, mask: w.mask0, count: n * d, rate: dropout, generator: &generator)
+            for (index, b) in l.blocks.enumerated() {
+                let s = w.blocks[index]
+                if s.input != x { s.input.update(from: x, count: n * d) }
+                Self.layerNorm(s.input, rows: n, d, gamma: p + b.ln1g.lowerBound, beta: p + b.ln1b.lowerBound, out: s.a, xhat: s.xhat1, rstd: s.rstd1)
+                try linear(s.a, rows: n, p + b.wqkv.lowerBound, p + b.bqkv.lowerBound, out: s.qkv, inputs: d, outputs: 3 * d, kernels: kernels)
+                try attention(tokens, batch: bsz, steps: steps, qkv: s.qkv, weights: s.attention, out: s.heads, kernels: kernels)
+                try linear(s.heads, rows: n, p + b.wo.lowerBound, p + b.bo.lowerBound, out: s.x1, inputs: d, outputs: d, kernels: kernels)
+                Self.dropout(s.x1, mask: s.mask1, count: n * d, rate: dropout, generator: &generator)
+                for i in 0..<(n * d) { s.x1[i] += s.input[i] }
+                Self.layerNorm(s.x1, rows: n, d, gamma: p + b.ln2g.lowerBound, beta: p + b.ln2b.lowerBound, out: s.c, xhat: s.xhat2, rstd: s.rstd2)
+                try linear(s.c, rows: n, p + b.w1.lowerBound, p + b.b1.lowerBound, out: s.relu, inputs: d, outputs: d, kernels: kernels)
+                for i in 0..<(n * d) where s.relu[i] < 0 { s.relu[i] = 0 }
+                let next = index + 1 < w.blocks.count ? w.blocks[index + 1].input : w.final
+                try linear(s.relu, rows: n, p + b.w2.lowerBound, p + b.b2.lowerBound, out: next, inputs: d, outputs: d, kernels: kernels)
+                Self.dropout(next, mask: s.mask2, count: n * d, rate: dropout, generator: &generator)
+                for i in 0..<(n * d) { next[i] += s.x1[i] }
+                x = next
+            }
+            Self.layerNorm(w.final, rows: n, d, gamma: p + l.lnfg.lowerBound, beta: p + l.lnfb.lowerBound, out: w.output, xhat: w.xhatf, rstd: w.rstdf)
+        }
+    }
+
+    /// `out = input · weight + bias` for `rows` rows.
+    private func linear(_ input: UnsafePointer<Float>, rows: Int, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
+                        out: UnsafeMutablePointer<Float>, inputs: Int, outputs: Int, kernels: any Kernels) throws {
+        for r in 0..<rows { (out + r * outputs).update(from: bias, count: outputs) }
+        try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: input, rows: rows, cols: inputs, stride: inputs),
+                         MatrixView(base: weight, rows: inputs, cols: outputs, stride: outputs),
+                         beta: 1, MutableMatrixView(base: out, rows: rows, cols: outputs, stride: outputs))
+    }
+
+    /// Causal attention of every (sequence, head): weights into `weights` (per pair T × T, zero
+    /// where masked) and the heads side by side into `out` (rows × d).
+    private func attention(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, steps: Int, qkv: UnsafeMutablePointer<Float>,
+                           weights: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
+        let d = dimension, k = heads, dh = d / k, t2 = steps * steps
+        let single = kernels.singleThreaded()
+        let shared = UnsafeSendableBox((tokens, qkv, weights, out))
+        try Parallel.tryForEach(count: bsz * k, threads: kernels.threads) { pair in
+            let (tokens, qkv, weights, out) = shared.value
+            let b = pair / k, head = pair % k, base = qkv + b * steps * 3 * d + head * dh
+            let s = weights + pair * t2
+            try single.gemm(.none, .transposed, alpha: 1 / Float(dh).squareRoot(),
+                            MatrixView(base: base, rows: steps, cols: dh, stride: 3 * d),
+                            MatrixView(base: base + d, rows: steps, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: s, rows: steps, cols: steps, stride: steps))
+            for i in 0..<steps {
+                let row = s + i * steps
+                guard tokens[b * steps + i] != 0 else { row.update(repeating: 0, count: steps); continue }
+                var top = -Float.infinity
+                for j in 0...i where tokens[b * steps + j] != 0 { top = max(top, row[j]) }
+                var sum: Float = 0
+                for j in 0..<steps {
+                    if j <= i && tokens[b * steps + j] != 0 { row[j] = Foundation.exp(row[j] - top); sum += row[j] } else { row[j] = 0 }
+                }
+                for j in 0...i { row[j] /= sum }
+            }
+            try single.gemm(.none, .none, alpha: 1, MatrixView(base: s, rows: steps, cols: steps, stride: steps),
+                            MatrixView(base: base + 2 * d, rows: steps, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: out + b * steps * d + head * dh, rows: steps, cols: dh, stride: d))
+        }
+    }
+
+    /// Row-wise layer normalisation (ε = 1e-5, as PyTorch's): `out = γ ∘ x̂ + β`, keeping `x̂` and 1/σ.
+    static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ d: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                          out: UnsafeMutablePointer<Float>, xhat: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let xr = x + r * d, hr = xhat + r * d, yr = out + r * d
+            var mean: Float = 0
+            for j in 0..<d { mean += xr[j] }
+            mean /= Float(d)
+            var variance: Float = 0
+            for j in 0..<d { let c = xr[j] - mean; variance += c * c }
+            let inv = 1 / (variance / Float(d) + 1e-5).squareRoot()
+            rstd[r] = inv
+            for j in 0..<d {
+                hr[j] = (xr[j] - mean) * inv
+                yr[j] = gamma[j] * hr[j] + beta[j]
+            }
+        }
+    }
+
+    /// Backward of ``layerNorm``: adds `dx` (or writes it when `accumulate` is false) and the γ, β gradients.
+    static func layerNormBackward(_ dy: UnsafePointer<Float>, rows: Int, _ d: Int, gamma: UnsafePointer<Float>,
+                                  xhat: UnsafePointer<Float>, rstd: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        for r in 0..<rows {
+            let g = dy + r * d, h = xhat + r * d, out = dx + r * d
+            var meanG: Float = 0, meanGX: Float = 0
+            for j in 0..<d {
+                dGamma[j] += g[j] * h[j]
+                dBeta[j] += g[j]
+                let gj = g[j] * gamma[j]
+                meanG += gj
+                meanGX += gj * h[j]
+            }
+            meanG /= Float(d)
+            meanGX /= Float(d)
+            for j in 0..<d {
+                let v = rstd[r] * (g[j] * gamma[j] - meanG - h[j] * meanGX)
+                out[j] = accumulate ? out[j] + v : v
+            }
+        }
+    }
+
+    /// Inverted dropout in place (masks of 1/(1 − rate) or 0 into `mask`); rate 0 sets the mask to 1.
+    static func dropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, count: Int, rate: Float,
+                        generator: inout SeededGenerator) {
+        guard rate > 0 else { mask.update(repeating: 1, count: count); return }
+        let keep = 1 - rate
+        for i in 0..<count {
+            mask[i] = generator.nextUnitFloat() < keep ? 1 / keep : 0
+            x[i] *= mask[i]
+        }
+    }
+
+    // MARK: - Scores
+
+    /// Log-probabilities of every movie after each input sequence (batch × steps tokens, steps ≤
+    /// ``positions``, left-padded to it): the scores the recommender ranks by. No dropout.
+    public func predict(_ tokens: [Int32], batch: Int, steps: Int, kernels: any Kernels) throws -> Matrix {
+        let d = dimension
+        var out = Matrix(rows: batch, cols: items)
+        let chunk = max(1, min(batch, 8192 / max(1, positions)))
+        let w = Workspace(network: self, batch: chunk, steps: positions, chunkRows: 1)
+        var unused = SeededGenerator(seed: 0)
+        var first = 0
+        while first < batch {
+            let count = min(chunk, batch - first)
+            var padded = [Int32](repeating: 0, count: count * positions)
+            for b in 0..<count {
+                for t in 0..<min(steps, positions) {
+                    padded[b * positions + positions - 1 - t] = tokens[(first + b) * steps + steps - 1 - t]
+                }
+            }
+            try padded.withUnsafeBufferPointer { try forward($0, batch: count, w, dropout: 0, generator: &unused, kernels: kernels) }
+            let last = UnsafeMutablePointer<Float>.allocate(capacity: count * d)
+            defer { last.deallocate() }
+            for b in 0..<count { (last + b * d).update(from: w.output + (b * positions + positions - 1) * d, count: d) }
+            try out.withMutableView { o in
+                try parameters.withUnsafeBufferPointer { pb in
+                    guard let p = pb.baseAddress else { return }
+                    let rows = o.rows(first..<(first + count))
+                    try kernels.gemm(.none, .transposed, alpha: 1, MatrixView(base: last, rows: count, cols: d, stride: d),
+                                     MatrixView(base: p + layout.embedding.lowerBound + d, rows: items, cols: d, stride: d),
+                                     beta: 0, rows)
+                    OutputLayer.logSoftmax(rows, threads: kernels.threads)
+                }
+            }
+            first += count
+        }
+        return out
+    }
+
+    // MARK: - Loss and gradient
+
+    /// Mean cross-entropy over the targets of one batch (of the full softmax, or the sampled one
+    /// with ``Workspace/candidates``) and its gradient, written into `gradient` (same layout as
+    /// ``parameters``). Returns the summed loss and the number of targets.
+    func lossAndGradient(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch bsz: Int,
+                         workspace w: Workspace, gradient: inout [Float], dropout: Float,
+                         generator: inout SeededGenerator, kernels: any Kernels) throws -> (loss: Double, count: Int) {
+        let d = dimension, steps = w.steps, n = bsz * steps, l = layout
+        try forward(tokens, batch: bsz, w, dropout: dropout, generator: &generator, kernels: kernels)
+        w.selected.removeAll(keepingCapacity: true)
+        for r in 0..<n where targets[r] >= 0 { w.selected.append((r, Int(targets[r]))) }
+        let count = w.selected.count
+        gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        guard count > 0 else { return (0, 0) }
+        var total = 0.0
+        try parameters.withUnsafeBufferPointer { pb in
+            guard let p = pb.baseAddress else { return }
+            try gradient.withUnsafeMutableBufferPointer { gb in
+                guard let g = gb.baseAddress else { return }
+                w.dOut.update(repeating: 0, count: n * d)
+                let output = OutputLayer(layout: .rows, hidden: d, items: items, weights: p + l.embedding.lowerBound + d, bias: nil,
+                                         weightGradient: g + l.embedding.lowerBound + d, biasGradient: nil)
+                total = try output.loss(selected: w.selected, count: count, states: w.output, stateGradient: w.dOut, dropout: 0,
+                                        mask: w.outputMask, generator: &generator, candidates: w.candidates, logits: w.logits,
+                                        chunkRows: w.chunkRows, kernels: kernels)
+                try backward(tokens, batch: bsz, w, parameters: p, gradient: g, kernels: kernels)
+            }
+        }
+        return (total, count)
+    }
+
+    /// `dW += inputᵀ · dy`, `dbias += Σ rows dy` and `dInput = dy · Wᵀ` for one linear layer.
+    private func linearBackward(_ dy: UnsafePointer<Float>, input: UnsafePointer<Float>, rows: Int, weight: UnsafePointer<Float>,
+                                inputs: Int, outputs: Int, dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>,
+                                dInput: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
+        let dyView = MatrixView(base: dy, rows: rows, cols: outputs, stride: outputs)
+        try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: input, rows: rows, cols: inputs, stride: inputs), dyView,
+                         beta: 1, MutableMatrixView(base: dWeight, rows: inputs, cols: outputs, stride: outputs))
+        for r in 0..<rows { VectorOps.axpy(1, dy + r * outputs, dBias, outputs) }
+        try kernels.gemm(.none, .transposed, alpha: 1, dyView, MatrixView(base: weight, rows: inputs, cols: outputs, stride: outputs),
+                         beta: 0, MutableMatrixView(base: dInput, rows: rows, cols: inputs, stride: inputs))
+    }
+
+    /// Backpropagation from `w.dOut` (the loss's gradient at each final state) into every parameter.
+    private func backward(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, _ w: Workspace, parameters p: UnsafePointer<Float>,
+                          gradient g: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
+        let d = dimension, steps = w.steps, n = bsz * steps, l = layout, nd = n * d
+        let dx = w.dx, t1 = w.t1, t2 = w.t2
+        Self.layerNormBackward(w.dOut, rows: n, d, gamma: p + l.lnfg.lowerBound, xhat: w.xhatf, rstd: w.rstdf, dx: dx,
+                               dGamma: g + l.lnfg.lowerBound, dBeta: g + l.lnfb.lowerBound, accumulate: false)
+        for index in stride(from: l.blocks.count - 1, through: 0, by: -1) {
+            let b = l.blocks[index], s = w.blocks[index]
+            // x₂ = x₁ + m₂ ∘ (relu · W₂ + b₂): dx holds dx₂, and becomes dx₁.
+            for i in 0..<nd { t1[i] = dx[i] * s.mask2[i] }
+            try linearBackward(t1, input: s.relu, rows: n, weight: p + b.w2.lowerBound, inputs: d, outputs: d,
+                               dWeight: g + b.w2.lowerBound, dBias: g + b.b2.lowerBound, dInput: t2, kernels: kernels)
+            for i in 0..<nd where s.relu[i] <= 0 { t2[i] = 0 }
+            try linearBackward(t2, input: s.c, rows: n, weight: p + b.w1.lowerBound, inputs: d, outputs: d,
+                               dWeight: g + b.w1.lowerBound, dBias: g + b.b1.lowerBound, dInput: t1, kernels: kernels)
+            Self.layerNormBackward(t1, rows: n, d, gamma: p + b.ln2g.lowerBound, xhat: s.xhat2, rstd: s.rstd2, dx: dx,
+                                   dGamma: g + b.ln2g.lowerBound, dBeta: g + b.ln2b.lowerBound, accumulate: true)
+            // x₁ = x + m₁ ∘ (heads · Wo + bo): dx becomes the block input's gradient.
+            for i in 0..<nd { t1[i] = dx[i] * s.mask1[i] }
+            try linearBackward(t1, input: s.heads, rows: n, weight: p + b.wo.lowerBound, inputs: d, outputs: d,
+                               dWeight: g + b.wo.lowerBound, dBias: g + b.bo.lowerBound, dInput: t2, kernels: kernels)
+            try attentionBackward(batch: bsz, steps: steps, qkv: s.qkv, weights: s.attention, dHeads: t2, dqkv: w.dqkv,
+                                  scratch: w.dAttention, kernels: kernels)
+            try linearBackward(w.dqkv, input: s.a, rows: n, weight: p + b.wqkv.lowerBound, inputs: d, outputs: 3 * d,
+                               dWeight: g + b.wqkv.lowerBound, dBias: g + b.bqkv.lowerBound, dInput: t1, kernels: kernels)
+            Self.layerNormBackward(t1, rows: n, d, gamma: p + b.ln1g.lowerBound, xhat: s.xhat1, rstd: s.rstd1, dx: dx,
+                                   dGamma: g + b.ln1g.lowerBound, dBeta: g + b.ln1b.lowerBound, accumulate: true)
+        }
+        // x₀ = m₀ ∘ (√d · E[token] + P[t]).
+        let scale = Float(d).squareRoot()
+        for r in 0..<n {
+            let token = Int(tokens[r])
+            guard token > 0 else { continue }
+            let src = dx + r * d, m = w.mask0 + r * d
+            let e = g + l.embedding.lowerBound + token * d, pos = g + l.position.lowerBound + (r % steps) * d
+            for j in 0..<d {
+                let v = src[j] * m[j]
+                e[j] += scale * v
+                pos[j] += v
+            }
+        }
+    }
+
+    /// Backward of ``attention(_:batch:steps:qkv:weights:out:kernels:)``: from the heads'
+    /// gradient (rows × d) into the gradient of Q|K|V (rows × 3d).
+    private func attentionBackward(batch bsz: Int, steps: Int, qkv: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                   dHeads: UnsafePointer<Float>, dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                   kernels: any Kernels) throws {
+        let d = dimension, k = heads, dh = d / k, t2 = steps * steps
+        let single = kernels.singleThreaded()
+        let shared = UnsafeSendableBox((qkv, weights, dHeads, dqkv, scratch))
+        let inverseRoot = 1 / Float(dh).squareRoot()
+        try Parallel.tryForEach(count: bsz * k, threads: kernels.threads) { pair in
+            let (qkv, weights, dHeads, dqkv, scratch) = shared.value
+            let b = pair / k, head = pair % k
+            let base = qkv + b * steps * 3 * d + head * dh, dBase = dqkv + b * steps * 3 * d + head * dh
+            let a = weights + pair * t2, da = scratch + pair * t2
+            let dO = MatrixView(base: dHeads + b * steps * d + head * dh, rows: steps, cols: dh, stride: d)
+            let aView = MatrixView(base: a, rows: steps, cols: steps, stride: steps)
+            // dA = dO · Vᵀ; dV = Aᵀ · dO.
+            try single.gemm(.none, .transposed, alpha: 1, dO, MatrixView(base: base + 2 * d, rows: steps, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: da, rows: steps, cols: steps, stride: steps))
+            try single.gemm(.transposed, .none, alpha: 1, aView, dO,
+                            beta: 0, MutableMatrixView(base: dBase + 2 * d, rows: steps, cols: dh, stride: 3 * d))
+            // Through the softmax: dS = A ∘ (dA − Σ_j A dA).
+            for i in 0..<steps {
+                let ar = a + i * steps, dr = da + i * steps
+                var dot: Float = 0
+                for j in 0..<steps { dot += ar[j] * dr[j] }
+                for j in 0..<steps { dr[j] = ar[j] * (dr[j] - dot) }
+            }
+            let dS = MatrixView(base: da, rows: steps, cols: steps, stride: steps)
+            // dQ = dS · K / √dh; dK = dSᵀ · Q / √dh.
+            try single.gemm(.none, .none, alpha: inverseRoot, dS, MatrixView(base: base + d, rows: steps, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: dBase, rows: steps, cols: dh, stride: 3 * d))
+            try single.gemm(.transposed, .none, alpha: inverseRoot, dS, MatrixView(base: base, rows: steps, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: dBase + d, rows: steps, cols: dh, stride: 3 * d))
+        }
+    }
+}
+
+/// The buffers a sequence network trains a batch in; they carry the sampled-softmax candidates.
+protocol SequenceWorkspace: AnyObject {
+    var candidates: OutputCandidates? { get set }
+}
