@@ -25,27 +25,29 @@ struct ModelOptions: ParsableArguments {
     var cf: HybridCollaborative = .auto
     @Option(help: "Hybrid (--fusion minmax, the original design): weight of the content part.") var contentWeight: Float = 0.8
     @Option(help: "Hybrid (--fusion minmax, the original design): weight of the collaborative part.") var cfWeight: Float = 0.2
-    @Option(help: "rnn: epochs.") var epochs = 10
-    @Option(help: "rnn: movies per sequence window (inputs = this − 1; also how much of a history a recommendation reads; the reference design's is 20).")
-    var sequenceLength = 50
+    @Option(help: "rnn, sasrec: epochs (default 10).") var epochs: Int?
+    @Option(help: "rnn, sasrec: movies per sequence window (inputs = this − 1; also how much of a history a recommendation reads; default 50 for rnn — the reference design's is 20 — and 200 for sasrec).")
+    var sequenceLength: Int?
     @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
-    @Option(help: "rnn, windows mode: movies between the ends of consecutive windows, each window predicting only those (default 19, or sequence length − 1 when shorter; at most sequence length − 1: windows overlapping by one movie).")
+    @Option(help: "rnn, sasrec, windows mode: movies between the ends of consecutive windows, each window predicting only those (rnn: default 19, or sequence length − 1 when shorter; sasrec: default sequence length − 1, windows overlapping by one movie, the most).")
     var windowStep: Int?
-    @Option(help: "rnn: sampled softmax — movies drawn by popularity per batch as negatives beside the batch's own targets, with the log-Q correction (0: the full softmax over every movie).")
+    @Option(help: "rnn, sasrec: sampled softmax — movies drawn by popularity per batch as negatives beside the batch's own targets, with the log-Q correction (0: the full softmax over every movie).")
     var negatives = 0
-    @Option(help: "rnn: embedding size.") var embedding = 100
+    @Option(help: "rnn: embedding size (default 100); sasrec: model size d (default 64).") var embedding: Int?
+    @Option(help: "sasrec: self-attention blocks.") var blocks = 2
+    @Option(help: "sasrec: attention heads per block (must divide --embedding).") var heads = 2
     @Option(help: "rnn: LSTM units.") var hidden = 128
-    @Option(help: "rnn: dropout after the LSTM.") var dropout: Float = 0.4
-    @Option(help: "rnn: mini-batch size (the reference design's is 256).") var batchSize = 64
-    @Option(help: "rnn: Adam learning rate (the reference design's is 0.001).") var learningRate: Float = 3e-3
+    @Option(help: "rnn: dropout after the LSTM (default 0.4); sasrec: on the input, attention and feed-forward outputs (default 0.2).") var dropout: Float?
+    @Option(help: "rnn, sasrec: mini-batch size (default 64 for rnn — the reference design's is 256 — and 128 for sasrec).") var batchSize: Int?
+    @Option(help: "rnn, sasrec: Adam learning rate (default 0.003 for rnn — the reference design's is 0.001 — and 0.001 for sasrec).") var learningRate: Float?
     @Option(help: "rnn: initial weights: uniform (PyTorch's defaults, ±1/√hidden) or glorot (Glorot / orthogonal, forget bias 1: the reference design's).")
     var initialisation: NextMovieNetwork.Initialisation = .uniform
-    @Option(help: "rnn: scale gradients whose global L2 norm exceeds this down to it (0: no clipping).") var clipNorm: Float = 5
-    @Option(help: "rnn: learning-rate schedule: constant, or cosine (decays to 0 over all epochs).")
+    @Option(help: "rnn, sasrec: scale gradients whose global L2 norm exceeds this down to it (0: no clipping).") var clipNorm: Float = 5
+    @Option(help: "rnn, sasrec: learning-rate schedule: constant, or cosine (decays to 0 over all epochs).")
     var schedule: SequenceRecommender.LearningRateSchedule = .constant
-    @Option(help: "rnn: hold out the last movie of this many users (seeded) and score it after every epoch (0: none).")
+    @Option(help: "rnn, sasrec: hold out the last movie of this many users (seeded) and score it after every epoch (0: none).")
     var validationUsers = 0
-    @Option(help: "rnn: stop after this many epochs without a better validation NDCG@10, keeping the best weights (needs --validation-users).")
+    @Option(help: "rnn, sasrec: stop after this many epochs without a better validation NDCG@10, keeping the best weights (needs --validation-users).")
     var patience: Int?
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Hyper-parameters from a file written by movierec tune --out (they replace the matching options).")
@@ -65,17 +67,19 @@ struct ModelOptions: ParsableArguments {
     }
 
     func validate() throws {
-        guard epochs >= 0, sequenceLength >= 2, embedding > 0, hidden > 0, batchSize > 0, learningRate > 0, (0..<1).contains(dropout) else {
-            throw ValidationError("rnn options: --sequence-length ≥ 2, sizes positive, --dropout in [0, 1)")
+        guard (epochs ?? 0) >= 0, (sequenceLength ?? 2) >= 2, (embedding ?? 1) > 0, hidden > 0, (batchSize ?? 1) > 0, (learningRate ?? 1) > 0,
+              (0..<1).contains(dropout ?? 0), blocks > 0, heads > 0 else {
+            throw ValidationError("rnn and sasrec options: --sequence-length ≥ 2, sizes positive, --dropout in [0, 1)")
         }
         guard factors > 0, iterations >= 0 else { throw ValidationError("--factors must be positive, --iterations not negative") }
         guard clipNorm >= 0 else { throw ValidationError("--clip-norm must not be negative") }
         if let step = windowStep {
-            guard step > 0, step < sequenceLength else {
-                throw ValidationError("--window-step must be between 1 and --sequence-length − 1 (\(sequenceLength - 1))")
+            let length = sequenceLength ?? 50
+            guard step > 0, step < length else {
+                throw ValidationError("--window-step must be between 1 and --sequence-length − 1 (\(length - 1))")
             }
         }
-        guard learningRate.isFinite, clipNorm.isFinite else { throw ValidationError("--learning-rate and --clip-norm must be finite") }
+        guard (learningRate ?? 1).isFinite, clipNorm.isFinite else { throw ValidationError("--learning-rate and --clip-norm must be finite") }
         guard alpha >= 0, alpha.isFinite else { throw ValidationError("--alpha must be finite and not negative") }
         guard (0.5...5).contains(minRating) else { throw ValidationError("--min-rating must be a rating, 0.5 to 5") }
         guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
@@ -103,23 +107,37 @@ struct ModelOptions: ParsableArguments {
         o.blend = HybridBlend(contentWeight: contentWeight, collaborativeWeight: cfWeight)
         o.hybridFusion = fusion
         o.hybridCollaborative = cf
-        o.sequence.epochs = epochs
-        o.sequence.length = sequenceLength
-        o.sequence.mode = sequenceMode
-        o.sequence.windowStep = windowStep ?? min(19, sequenceLength - 1)
-        o.sequence.embedding = embedding
-        o.sequence.negatives = negatives > 0 ? negatives : nil
+        o.sequence = sequence(SequenceRecommender.Configuration())
+        o.sequence.windowStep = windowStep ?? min(19, o.sequence.length - 1)
         o.sequence.hidden = hidden
-        o.sequence.dropout = dropout
-        o.sequence.batchSize = batchSize
-        o.sequence.learningRate = learningRate
-        o.sequence.clipNorm = clipNorm
         o.sequence.initialisation = initialisation
-        o.sequence.seed = seed
-        o.sequence.validationUsers = validationUsers > 0 ? validationUsers : nil
-        o.sequence.patience = patience
-        o.sequence.schedule = schedule
+        var attention = sequence(.selfAttention)
+        attention.windowStep = windowStep
+        attention.blocks = blocks
+        attention.heads = heads
+        o.selfAttention = attention
         return o
+    }
+}
+
+extension ModelOptions {
+    /// `defaults` with the sequence options given on the command line.
+    func sequence(_ defaults: SequenceRecommender.Configuration) -> SequenceRecommender.Configuration {
+        var c = defaults
+        if let epochs { c.epochs = epochs }
+        if let sequenceLength { c.length = sequenceLength }
+        c.mode = sequenceMode
+        if let embedding { c.embedding = embedding }
+        c.negatives = negatives > 0 ? negatives : nil
+        if let dropout { c.dropout = dropout }
+        if let batchSize { c.batchSize = batchSize }
+        if let learningRate { c.learningRate = learningRate }
+        c.clipNorm = clipNorm
+        c.seed = seed
+        c.validationUsers = validationUsers > 0 ? validationUsers : nil
+        c.patience = patience
+        c.schedule = schedule
+        return c
     }
 }
 

@@ -148,7 +148,7 @@ public struct SelfAttentionNetwork: Sendable {
             dqkv = buffer(n * 3 * d)
             dAttention = buffer(tt)
             logits = buffer(min(n, chunkRows) * net.items)
-            outputMask = buffer(min(n, chunkRows) * d)
+            outputMask = buffer(n * d)
             self.owned = owned
         }
 
