@@ -15,6 +15,12 @@ public protocol Kernels: Sendable {
     /// The same backend restricted to one thread per call, for use inside an outer parallel loop.
     func singleThreaded() -> any Kernels
 
+    /// Runs `body` — an outer parallel loop — with ``singleThreaded()`` kernels that are one
+    /// thread each for certain: OpenBLAS's thread count is process-wide, so its calls from
+    /// several threads at once would otherwise each spread over every core and spin against
+    /// each other. Use it around loops of many mid-sized calls (per-sequence attention).
+    func withSingleThreadedCalls<T>(_ body: (any Kernels) throws -> T) rethrows -> T
+
     /// General matrix multiply: `C ← α·op(A)·op(B) + β·C`.
     ///
     /// `op(A)` is `m × k`, `op(B)` is `k × n`, `C` is `m × n`; `k == 0` scales `C` by `β`.
@@ -198,6 +204,8 @@ enum ShapeCheck {
 // MARK: - Conveniences on whole matrices
 
 extension Kernels {
+    public func withSingleThreadedCalls<T>(_ body: (any Kernels) throws -> T) rethrows -> T { try body(singleThreaded()) }
+
     /// `op(A)·op(B)` as a new matrix.
     public func multiply(_ a: Matrix, _ b: Matrix, transA: Transpose = .none, transB: Transpose = .none) throws -> Matrix {
         let m = transA == .none ? a.rows : a.cols

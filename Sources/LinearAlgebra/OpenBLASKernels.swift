@@ -37,6 +37,13 @@ public struct OpenBLASKernels: Kernels {
 
     public func singleThreaded() -> any Kernels { OpenBLASKernels(keepingGlobalThreads: 1) }
 
+    /// Sets OpenBLAS to one thread while `body` runs (as ``lapackSingleThreaded()`` does for QR and SVD).
+    public func withSingleThreadedCalls<T>(_ body: (any Kernels) throws -> T) rethrows -> T {
+        let restore = Self.lapackSingleThreaded()
+        defer { restore() }
+        return try body(singleThreaded())
+    }
+
     public func gemm(_ transA: Transpose, _ transB: Transpose, alpha: Float, _ a: MatrixView, _ b: MatrixView,
                      beta: Float, _ c: MutableMatrixView) throws {
         let (m, n, k) = try ShapeCheck.gemm(transA, transB, a, b, c)

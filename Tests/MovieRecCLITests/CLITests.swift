@@ -225,6 +225,25 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: model + ".3"))
     }
 
+    @Test("train --model sasrec with sampled softmax and validation, then recommend from the file; heads that do not divide the size are a usage error")
+    func selfAttention() throws {
+        let (dir, small) = try Self.scratchWithSlice()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("sasrec.model").path
+        let t = try run(["train", "--data", small.path, "--model", "sasrec", "--embedding", "16", "--sequence-length", "30", "--epochs", "2",
+                         "--negatives", "50", "--validation-users", "20", "--batch-size", "16", "--out", model])
+        #expect(t.status == 0, "\(t.stderr)")
+        #expect(t.stderr.contains("SASRec sequences") && t.stderr.contains("sampled softmax, 50 negatives"), "\(t.stderr)")
+        #expect(t.stderr.contains("epoch 2/2") && t.stderr.contains("validation loss"), "\(t.stderr)")
+        let r = try run(["recommend", "--model", model, "--user", "1", "-k", "5"])
+        #expect(r.status == 0 && r.stdout.contains("SASRec"), "\(r.stdout)\(r.stderr)")
+        let heads = try run(["train", "--data", small.path, "--model", "sasrec", "--embedding", "16", "--heads", "3", "--out", model + ".2"])
+        #expect(heads.status == 1 && heads.stderr.contains("heads"), "\(heads.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: model + ".2"))
+        let negatives = try run(["train", "--data", small.path, "--model", "sasrec", "--negatives", "-3", "--out", model + ".3"])
+        #expect(negatives.status == 1 && negatives.stderr.contains("--negatives"), "\(negatives.stderr)")
+    }
+
     @Test("every registered model trains from the command line; evaluate --json comes from the library suite; no output over an input")
     func modelsAndInputs() throws {
         let (dir, small) = try Self.scratchWithSlice()

@@ -150,6 +150,19 @@ struct SelfAttentionTests {
         #expect(diff < 1e-3, "max difference \(diff)")
     }
 
+    @Test("a batch whose activations cannot fit in memory is refused with its sizes before anything is allocated")
+    func activationBudget() throws {
+        var net = try SelfAttentionNetwork(items: 10, dimension: 1024, blocks: 2, heads: 2, positions: 4999, seed: 0)
+        let histories = (0..<64).map { u in (0..<5000).map { Int32(($0 + u) % 10) } }
+        var c = Self.configuration(epochs: 1)
+        c.batchSize = 64
+        #expect(net.workspaceFloats(batch: 64, steps: 4999) * 4 > Int(ProcessInfo.processInfo.physicalMemory / 2))
+        #expect(throws: RecommenderError.self) {
+            try SequenceTraining.fit(&net, SequenceExamples(histories: histories, length: 5000, mode: .windows), validation: nil,
+                                     configuration: c, kernels: allKernels[0], progress: { _, _, _ in }, epochDone: { _ in })
+        }
+    }
+
     @Test("sizes that do not describe the parameters, or heads that do not divide d, are refused")
     func badSizes() throws {
         #expect(throws: LinearAlgebraError.self) { try SelfAttentionNetwork(items: 7, dimension: 4, blocks: 1, heads: 2, positions: 4, parameters: [1, 2, 3]) }

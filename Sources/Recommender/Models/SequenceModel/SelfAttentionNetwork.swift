@@ -108,13 +108,14 @@ public struct SelfAttentionNetwork: Sendable {
     /// memory, freed with the workspace.
     final class Workspace: SequenceWorkspace {
         let batch, steps, chunkRows: Int
-        /// Per block: its input, LN₁ output and normalised input, LN₁ 1/σ, Q|K|V, attention
-        /// weights, concatenated heads, dropout masks, the residual after attention, LN₂ output,
-        /// normalised input and 1/σ, and the ReLU output.
-        struct Block { let input, a, xhat1, rstd1, qkv, attention, heads, mask1, x1, c, xhat2, rstd2, relu, mask2: UnsafeMutablePointer<Float> }
+        /// Per block: its input, LN₁ output and normalised input, LN₁ 1/σ, Q|K|V, each attention
+        /// row's log-sum-exp (the weights are recomputed from it in the backward pass, so memory
+        /// grows with T, not T²), concatenated heads, dropout masks, the residual after attention,
+        /// LN₂ output, normalised input and 1/σ, and the ReLU output.
+        struct Block { let input, a, xhat1, rstd1, qkv, logSumExp, heads, mask1, x1, c, xhat2, rstd2, relu, mask2: UnsafeMutablePointer<Float> }
         let blocks: [Block]
         let mask0, final, xhatf, rstdf, output: UnsafeMutablePointer<Float>
-        let dx, dOut, t1, t2, dqkv, dAttention, logits, outputMask: UnsafeMutablePointer<Float>
+        let dx, dOut, t1, t2, dqkv, logits, outputMask: UnsafeMutablePointer<Float>
         var selected = [(row: Int, target: Int)]()
         var candidates: OutputCandidates?
         private var owned = [UnsafeMutablePointer<Float>]()
@@ -123,7 +124,7 @@ public struct SelfAttentionNetwork: Sendable {
             self.batch = batch
             self.steps = steps
             self.chunkRows = chunkRows
-            let n = batch * steps, d = net.dimension, tt = batch * net.heads * steps * steps
+            let n = batch * steps, d = net.dimension, rowsPerHead = n * net.heads
             var owned = [UnsafeMutablePointer<Float>]()
             func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
                 let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
@@ -133,7 +134,7 @@ public struct SelfAttentionNetwork: Sendable {
             }
             blocks = (0..<net.blocks).map { _ in
                 Block(input: buffer(n * d), a: buffer(n * d), xhat1: buffer(n * d), rstd1: buffer(n), qkv: buffer(n * 3 * d),
-                      attention: buffer(tt), heads: buffer(n * d), mask1: buffer(n * d), x1: buffer(n * d), c: buffer(n * d),
+                      logSumExp: buffer(rowsPerHead), heads: buffer(n * d), mask1: buffer(n * d), x1: buffer(n * d), c: buffer(n * d),
                       xhat2: buffer(n * d), rstd2: buffer(n), relu: buffer(n * d), mask2: buffer(n * d))
             }
             mask0 = buffer(n * d)
@@ -146,7 +147,6 @@ public struct SelfAttentionNetwork: Sendable {
             t1 = buffer(n * d)
             t2 = buffer(n * d)
             dqkv = buffer(n * 3 * d)
-            dAttention = buffer(tt)
             logits = buffer(min(n, chunkRows) * net.items)
             outputMask = buffer(n * d)
             self.owned = owned
@@ -178,7 +178,7 @@ public struct SelfAttentionNetwork: Sendable {
                 if s.input != x { s.input.update(from: x, count: n * d) }
                 Self.layerNorm(s.input, rows: n, d, gamma: p + b.ln1g.lowerBound, beta: p + b.ln1b.lowerBound, out: s.a, xhat: s.xhat1, rstd: s.rstd1)
                 try linear(s.a, rows: n, p + b.wqkv.lowerBound, p + b.bqkv.lowerBound, out: s.qkv, inputs: d, outputs: 3 * d, kernels: kernels)
-                try attention(tokens, batch: bsz, steps: steps, qkv: s.qkv, weights: s.attention, out: s.heads, kernels: kernels)
+                try attention(tokens, batch: bsz, steps: steps, qkv: s.qkv, logSumExp: s.logSumExp, out: s.heads, kernels: kernels)
                 try linear(s.heads, rows: n, p + b.wo.lowerBound, p + b.bo.lowerBound, out: s.x1, inputs: d, outputs: d, kernels: kernels)
                 Self.dropout(s.x1, mask: s.mask1, count: n * d, rate: dropout, generator: &generator)
                 for i in 0..<(n * d) { s.x1[i] += s.input[i] }
@@ -204,36 +204,51 @@ public struct SelfAttentionNetwork: Sendable {
                          beta: 1, MutableMatrixView(base: out, rows: rows, cols: outputs, stride: outputs))
     }
 
-    /// Causal attention of every (sequence, head): weights into `weights` (per pair T × T, zero
-    /// where masked) and the heads side by side into `out` (rows × d).
-    private func attention(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, steps: Int, qkv: UnsafeMutablePointer<Float>,
-                           weights: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
-        let d = dimension, k = heads, dh = d / k, t2 = steps * steps
-        let single = kernels.singleThreaded()
-        let shared = UnsafeSendableBox((tokens, qkv, weights, out))
-        try Parallel.tryForEach(count: bsz * k, threads: kernels.threads) { pair in
-            let (tokens, qkv, weights, out) = shared.value
-            let b = pair / k, head = pair % k, base = qkv + b * steps * 3 * d + head * dh
-            let s = weights + pair * t2
-            try single.gemm(.none, .transposed, alpha: 1 / Float(dh).squareRoot(),
-                            MatrixView(base: base, rows: steps, cols: dh, stride: 3 * d),
-                            MatrixView(base: base + d, rows: steps, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: s, rows: steps, cols: steps, stride: steps))
-            for i in 0..<steps {
-                let row = s + i * steps
-                guard tokens[b * steps + i] != 0 else { row.update(repeating: 0, count: steps); continue }
+    /// `S = Q Kᵀ / √dh` of one (sequence, head) into `s` (T × T), then per row the attention
+    /// weights `exp(S − lse)` over the allowed keys (at or before the query, not padding) and 0
+    /// elsewhere; a padding query's row is 0. Computes `lse` into `logSumExp` (T) when
+    /// `computeLogSumExp`, else reads it.
+    private func weights(_ tokens: UnsafeBufferPointer<Int32>, sequence b: Int, head: Int, steps: Int, qkv: UnsafePointer<Float>,
+                         logSumExp: UnsafeMutablePointer<Float>, computeLogSumExp: Bool, into s: UnsafeMutablePointer<Float>,
+                         kernels single: any Kernels) throws {
+        let d = dimension, dh = d / heads, base = qkv + b * steps * 3 * d + head * dh
+        try single.gemm(.none, .transposed, alpha: 1 / Float(dh).squareRoot(),
+                        MatrixView(base: base, rows: steps, cols: dh, stride: 3 * d),
+                        MatrixView(base: base + d, rows: steps, cols: dh, stride: 3 * d),
+                        beta: 0, MutableMatrixView(base: s, rows: steps, cols: steps, stride: steps))
+        let valid = tokens.baseAddress.map { $0 + b * steps }
+        for i in 0..<steps {
+            let row = s + i * steps
+            guard let valid, valid[i] != 0 else { row.update(repeating: 0, count: steps); continue }
+            if computeLogSumExp {
                 var top = -Float.infinity
-                for j in 0...i where tokens[b * steps + j] != 0 { top = max(top, row[j]) }
+                for j in 0...i where valid[j] != 0 { top = max(top, row[j]) }
                 var sum: Float = 0
-                for j in 0..<steps {
-                    if j <= i && tokens[b * steps + j] != 0 { row[j] = Foundation.exp(row[j] - top); sum += row[j] } else { row[j] = 0 }
-                }
-                for j in 0...i { row[j] /= sum }
+                for j in 0...i where valid[j] != 0 { sum += Foundation.exp(row[j] - top) }
+                logSumExp[i] = top + Foundation.log(sum)
             }
-            try single.gemm(.none, .none, alpha: 1, MatrixView(base: s, rows: steps, cols: steps, stride: steps),
-                            MatrixView(base: base + 2 * d, rows: steps, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: out + b * steps * d + head * dh, rows: steps, cols: dh, stride: d))
+            let lse = logSumExp[i]
+            for j in 0..<steps { row[j] = j <= i && valid[j] != 0 ? Foundation.exp(row[j] - lse) : 0 }
         }
+    }
+
+    /// Causal attention of every (sequence, head), in parallel: the heads side by side into `out`
+    /// (rows × d), each attention row's log-sum-exp into `logSumExp` (pair-major, T per pair).
+    private func attention(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, steps: Int, qkv: UnsafeMutablePointer<Float>,
+                           logSumExp: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
+        let d = dimension, k = heads, dh = d / k
+        let shared = UnsafeSendableBox((tokens, qkv, logSumExp, out, self))
+        try kernels.withSingleThreadedCalls { single in try Parallel.tryForEach(count: bsz * k, threads: kernels.threads) { pair in
+            let (tokens, qkv, logSumExp, out, net) = shared.value
+            let b = pair / k, head = pair % k
+            let s = UnsafeMutablePointer<Float>.allocate(capacity: steps * steps)
+            defer { s.deallocate() }
+            try net.weights(tokens, sequence: b, head: head, steps: steps, qkv: qkv, logSumExp: logSumExp + pair * steps,
+                            computeLogSumExp: true, into: s, kernels: single)
+            try single.gemm(.none, .none, alpha: 1, MatrixView(base: s, rows: steps, cols: steps, stride: steps),
+                            MatrixView(base: qkv + b * steps * 3 * d + 2 * d + head * dh, rows: steps, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: out + b * steps * d + head * dh, rows: steps, cols: dh, stride: d))
+        } }
     }
 
     /// Row-wise layer normalisation (ε = 1e-5, as PyTorch's): `out = γ ∘ x̂ + β`, keeping `x̂` and 1/σ.
@@ -393,8 +408,8 @@ public struct SelfAttentionNetwork: Sendable {
             for i in 0..<nd { t1[i] = dx[i] * s.mask1[i] }
             try linearBackward(t1, input: s.heads, rows: n, weight: p + b.wo.lowerBound, inputs: d, outputs: d,
                                dWeight: g + b.wo.lowerBound, dBias: g + b.bo.lowerBound, dInput: t2, kernels: kernels)
-            try attentionBackward(batch: bsz, steps: steps, qkv: s.qkv, weights: s.attention, dHeads: t2, dqkv: w.dqkv,
-                                  scratch: w.dAttention, kernels: kernels)
+            try attentionBackward(tokens, batch: bsz, steps: steps, qkv: s.qkv, logSumExp: s.logSumExp, dHeads: t2, dqkv: w.dqkv,
+                                  kernels: kernels)
             try linearBackward(w.dqkv, input: s.a, rows: n, weight: p + b.wqkv.lowerBound, inputs: d, outputs: 3 * d,
                                dWeight: g + b.wqkv.lowerBound, dBias: g + b.bqkv.lowerBound, dInput: t1, kernels: kernels)
             Self.layerNormBackward(t1, rows: n, d, gamma: p + b.ln1g.lowerBound, xhat: s.xhat1, rstd: s.rstd1, dx: dx,
@@ -415,20 +430,23 @@ public struct SelfAttentionNetwork: Sendable {
         }
     }
 
-    /// Backward of ``attention(_:batch:steps:qkv:weights:out:kernels:)``: from the heads'
-    /// gradient (rows × d) into the gradient of Q|K|V (rows × 3d).
-    private func attentionBackward(batch bsz: Int, steps: Int, qkv: UnsafePointer<Float>, weights: UnsafePointer<Float>,
-                                   dHeads: UnsafePointer<Float>, dqkv: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                                   kernels: any Kernels) throws {
-        let d = dimension, k = heads, dh = d / k, t2 = steps * steps
-        let single = kernels.singleThreaded()
-        let shared = UnsafeSendableBox((qkv, weights, dHeads, dqkv, scratch))
+    /// Backward of ``attention(_:batch:steps:qkv:logSumExp:out:kernels:)``: from the heads'
+    /// gradient (rows × d) into the gradient of Q|K|V (rows × 3d), recomputing each pair's weights.
+    private func attentionBackward(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, steps: Int, qkv: UnsafeMutablePointer<Float>,
+                                   logSumExp: UnsafeMutablePointer<Float>, dHeads: UnsafePointer<Float>,
+                                   dqkv: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
+        let d = dimension, k = heads, dh = d / k
+        let shared = UnsafeSendableBox((tokens, qkv, logSumExp, dHeads, dqkv, self))
         let inverseRoot = 1 / Float(dh).squareRoot()
-        try Parallel.tryForEach(count: bsz * k, threads: kernels.threads) { pair in
-            let (qkv, weights, dHeads, dqkv, scratch) = shared.value
+        try kernels.withSingleThreadedCalls { single in try Parallel.tryForEach(count: bsz * k, threads: kernels.threads) { pair in
+            let (tokens, qkv, logSumExp, dHeads, dqkv, net) = shared.value
             let b = pair / k, head = pair % k
             let base = qkv + b * steps * 3 * d + head * dh, dBase = dqkv + b * steps * 3 * d + head * dh
-            let a = weights + pair * t2, da = scratch + pair * t2
+            let a = UnsafeMutablePointer<Float>.allocate(capacity: 2 * steps * steps)
+            defer { a.deallocate() }
+            let da = a + steps * steps
+            try net.weights(tokens, sequence: b, head: head, steps: steps, qkv: qkv, logSumExp: logSumExp + pair * steps,
+                            computeLogSumExp: false, into: a, kernels: single)
             let dO = MatrixView(base: dHeads + b * steps * d + head * dh, rows: steps, cols: dh, stride: d)
             let aView = MatrixView(base: a, rows: steps, cols: steps, stride: steps)
             // dA = dO · Vᵀ; dV = Aᵀ · dO.
@@ -449,7 +467,7 @@ public struct SelfAttentionNetwork: Sendable {
                             beta: 0, MutableMatrixView(base: dBase, rows: steps, cols: dh, stride: 3 * d))
             try single.gemm(.transposed, .none, alpha: inverseRoot, dS, MatrixView(base: base, rows: steps, cols: dh, stride: 3 * d),
                             beta: 0, MutableMatrixView(base: dBase + d, rows: steps, cols: dh, stride: 3 * d))
-        }
+        } }
     }
 }
 

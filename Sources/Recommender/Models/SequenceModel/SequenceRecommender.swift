@@ -246,6 +246,8 @@ protocol SequenceNetwork: Sendable {
     var parameters: [Float] { get set }
     /// Buffers for batches of up to `batch` examples of `steps` positions.
     func makeWorkspace(batch: Int, steps: Int) -> Workspace
+    /// How many floats ``makeWorkspace(batch:steps:)`` allocates.
+    func workspaceFloats(batch: Int, steps: Int) -> Int
     /// The summed loss of one batch and its number of targets; the mean's gradient into `gradient`.
     func lossAndGradient(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch: Int,
                          workspace: Workspace, gradient: inout [Float], dropout: Float,
@@ -256,12 +258,20 @@ protocol SequenceNetwork: Sendable {
 
 extension NextMovieNetwork: SequenceNetwork {
     func makeWorkspace(batch: Int, steps: Int) -> Workspace { Workspace(network: self, batch: batch, steps: steps) }
+    func workspaceFloats(batch: Int, steps: Int) -> Int {
+        let n = batch * steps
+        return n * (2 * embedding + 12 * hidden) + 5 * batch * hidden + min(n, 1024) * items
+    }
 }
 
 extension NextMovieNetwork.Workspace: SequenceWorkspace {}
 
 extension SelfAttentionNetwork: SequenceNetwork {
     func makeWorkspace(batch: Int, steps: Int) -> Workspace { Workspace(network: self, batch: batch, steps: steps) }
+    func workspaceFloats(batch: Int, steps: Int) -> Int {
+        let n = batch * steps, d = dimension
+        return n * (blocks * (13 * d + 2 + heads) + 9 * d + 1) + min(n, 1024) * items
+    }
 }
 
 /// The training loop and validation shared by the sequence models.
@@ -323,6 +333,14 @@ enum SequenceTraining {
         let steps = examples.steps
         guard examples.count > 0 else { return }
         let batch = min(c.batchSize, examples.count)
+        // Activations grow with batch × steps: refuse sizes that cannot fit rather than fail in malloc.
+        let (floats, overflow) = network.workspaceFloats(batch: batch, steps: steps).multipliedReportingOverflow(by: 4)
+        let budget = ProcessInfo.processInfo.physicalMemory / 2
+        if overflow || UInt64(floats) > budget {
+            throw RecommenderError.invalidOptions(model: "sequence", reason: "a batch of \(batch) windows of \(steps + 1) movies needs "
+                + (overflow ? "more memory than can be counted" : String(format: "%.1f GB", Double(floats) / 1e9))
+                + " of activations, over half this machine's \(String(format: "%.1f GB", Double(budget * 2) / 1e9)): lower the batch size or the sequence length")
+        }
         let workspace = network.makeWorkspace(batch: batch, steps: steps)
         if let n = c.negatives, n > 0 {
             workspace.candidates = OutputCandidates(sampling: NegativeSampling(negatives: n, items: network.items, targets: examples.targets),
