@@ -28,7 +28,7 @@ struct Evaluate: ParsableCommand {
         read content and a random ranking). Relevant = test ratings ≥ --relevant (default 4; \
         with loo every held-out movie is relevant: it is the next-movie task). Candidates = every \
         train movie the user has not rated; no sampled negatives. Models: popularity, als (implicit \
-        ALS), ease, content (content cosine to the user's profile alone), hybrid, rnn (LSTM); then \
+        ALS), ease, content (content cosine to the user's profile alone), hybrid, rnn (LSTM), sasrec (self-attention); then \
         RMSE/MAE on every test rating of the bias baseline, explicit ALS, timeSVD++ (SVD++ with \
         a drift, day and time-span biases, SGD over each user's ratings in time order; --svdpp) and \
         their blend: weights fitted by least squares on a probe carved from the train ratings (each \

@@ -25,7 +25,7 @@ struct ModelOptions: ParsableArguments {
     var cf: HybridCollaborative = .auto
     @Option(help: "Hybrid (--fusion minmax, the original design): weight of the content part.") var contentWeight: Float = 0.8
     @Option(help: "Hybrid (--fusion minmax, the original design): weight of the collaborative part.") var cfWeight: Float = 0.2
-    @Option(help: "rnn, sasrec: epochs (default 10).") var epochs: Int?
+    @Option(help: "rnn, sasrec: epochs (default 10 for rnn, 40 for sasrec).") var epochs: Int?
     @Option(help: "rnn, sasrec: movies per sequence window (inputs = this − 1; also how much of a history a recommendation reads; default 50 for rnn — the reference design's is 20 — and 200 for sasrec).")
     var sequenceLength: Int?
     @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
@@ -38,8 +38,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "sasrec: attention heads per block (must divide --embedding).") var heads = 2
     @Option(help: "rnn: LSTM units.") var hidden = 128
     @Option(help: "rnn: dropout after the LSTM (default 0.4); sasrec: on the input, attention and feed-forward outputs (default 0.2).") var dropout: Float?
-    @Option(help: "rnn, sasrec: mini-batch size (default 64 for rnn — the reference design's is 256 — and 128 for sasrec).") var batchSize: Int?
-    @Option(help: "rnn, sasrec: Adam learning rate (default 0.003 for rnn — the reference design's is 0.001 — and 0.001 for sasrec).") var learningRate: Float?
+    @Option(help: "rnn, sasrec: mini-batch size (default 64 for rnn — the reference design's is 256 — and 32 for sasrec).") var batchSize: Int?
+    @Option(help: "rnn, sasrec: Adam learning rate (default 0.003 for rnn — the reference design's is 0.001 — and 0.002 for sasrec).") var learningRate: Float?
     @Option(help: "rnn: initial weights: uniform (PyTorch's defaults, ±1/√hidden) or glorot (Glorot / orthogonal, forget bias 1: the reference design's).")
     var initialisation: NextMovieNetwork.Initialisation = .uniform
     @Option(help: "rnn, sasrec: scale gradients whose global L2 norm exceeds this down to it (0: no clipping).") var clipNorm: Float = 5

@@ -22,7 +22,10 @@ struct Train: ParsableCommand {
         ordered by time; --sequence-mode windows, the default, predicts every movie of a history once \
         from up to --sequence-length − 1 movies before it, in windows whose ends are --window-step apart; \
         last only each user's last movie. The reference design is --sequence-mode last \
-        --sequence-length 20 --batch-size 256 --learning-rate 0.001 --initialisation glorot).
+        --sequence-length 20 --batch-size 256 --learning-rate 0.001 --initialisation glorot), sasrec \
+        (SASRec: causal self-attention blocks over windows of --sequence-length movies, every position \
+        predicting the next; --blocks, --heads, --embedding is the model size). Both sequence models \
+        take --negatives N for sampled softmax (0: the full softmax).
 
         Examples:
           movierec train --data data/ml-latest-small --model hybrid --out /tmp/hybrid.model

@@ -169,31 +169,47 @@ public struct NextMovieNetwork: Sendable {
             hs.update(repeating: 0, count: bsz * h)
             cs.update(repeating: 0, count: bsz * h)
             let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
-            for t in 0..<steps {
-                let zt = z + t * bsz * g4
-                let hPrev = hs + t * bsz * h, cPrev = cs + t * bsz * h
-                let hNext = hs + (t + 1) * bsz * h, cNext = cs + (t + 1) * bsz * h
-                try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: hPrev, rows: bsz, cols: h, stride: h), wh,
-                                 beta: 1, MutableMatrixView(base: zt, rows: bsz, cols: g4, stride: g4))
-                for b in 0..<bsz {
-                    let zr = zt + b * g4, hp = hPrev + b * h, cp = cPrev + b * h
-                    let hn = hNext + b * h, cn = cNext + b * h, tcr = tcs + (t * bsz + b) * h
-                    if tokens[b * steps + t] == 0 {
-                        hn.update(from: hp, count: h)
-                        cn.update(from: cp, count: h)
-                        tcr.update(repeating: 0, count: h)
-                        continue
+            // The recurrence is independent across examples: each block of rows runs every step on
+            // one thread — the step's GEMM, then its gates — with no barrier between steps.
+            let shared = UnsafeSendableBox((tokens, z, hs, cs, tcs, wh))
+            try kernels.withSingleThreadedCalls { single in
+                try Parallel.tryForEach(count: Self.rowBlocks(bsz), threads: kernels.threads) { block in
+                    let (tokens, z, hs, cs, tcs, wh) = shared.value
+                    let rows = Self.rowBlock(block, of: bsz)
+                    for t in 0..<steps {
+                        let zt = z + (t * bsz + rows.lowerBound) * g4
+                        let hPrev = hs + (t * bsz + rows.lowerBound) * h, cPrev = cs + (t * bsz + rows.lowerBound) * h
+                        let hNext = hPrev + bsz * h, cNext = cPrev + bsz * h
+                        try single.gemm(.none, .none, alpha: 1, MatrixView(base: hPrev, rows: rows.count, cols: h, stride: h), wh,
+                                        beta: 1, MutableMatrixView(base: zt, rows: rows.count, cols: g4, stride: g4))
+                        for (k, b) in rows.enumerated() {
+                            let zr = zt + k * g4, hp = hPrev + k * h, cp = cPrev + k * h
+                            let hn = hNext + k * h, cn = cNext + k * h, tcr = tcs + (t * bsz + b) * h
+                            if tokens[b * steps + t] == 0 {
+                                hn.update(from: hp, count: h)
+                                cn.update(from: cp, count: h)
+                                tcr.update(repeating: 0, count: h)
+                                continue
+                            }
+                            VectorMath.sigmoid(zr, 2 * h)
+                            VectorMath.tanh(zr + 2 * h, h)
+                            VectorMath.sigmoid(zr + 3 * h, h)
+                            for j in 0..<h { cn[j] = zr[h + j] * cp[j] + zr[j] * zr[2 * h + j] }
+                            tcr.update(from: cn, count: h)
+                            VectorMath.tanh(tcr, h)
+                            for j in 0..<h { hn[j] = zr[3 * h + j] * tcr[j] }
+                        }
                     }
-                    VectorMath.sigmoid(zr, 2 * h)
-                    VectorMath.tanh(zr + 2 * h, h)
-                    VectorMath.sigmoid(zr + 3 * h, h)
-                    for j in 0..<h { cn[j] = zr[h + j] * cp[j] + zr[j] * zr[2 * h + j] }
-                    tcr.update(from: cn, count: h)
-                    VectorMath.tanh(tcr, h)
-                    for j in 0..<h { hn[j] = zr[3 * h + j] * tcr[j] }
                 }
             }
         }
+    }
+
+    /// Rows per block of the recurrence: fixed, so results do not depend on the thread count.
+    static let recurrenceRows = 32
+    static func rowBlocks(_ batch: Int) -> Int { (batch + recurrenceRows - 1) / recurrenceRows }
+    static func rowBlock(_ block: Int, of batch: Int) -> Range<Int> {
+        (block * recurrenceRows)..<min(batch, (block + 1) * recurrenceRows)
     }
 
     /// `logits = H_rows·wo + bo` for the given rows of `hs` (already gathered into `input`, n × H).
@@ -267,35 +283,43 @@ public struct NextMovieNetwork: Sendable {
         dh.update(repeating: 0, count: bsz * h)
         dc.update(repeating: 0, count: bsz * h)
         let wh = MatrixView(base: p + l.wh.lowerBound, rows: h, cols: g4, stride: g4)
-        for t in stride(from: steps - 1, through: 0, by: -1) {
-            for b in 0..<bsz {
-                let r = t * bsz + b
-                let cur = dhCur + b * h, dcr = dc + b * h
-                let out = dHout + r * h, prevDh = dh + b * h
-                for j in 0..<h { cur[j] = prevDh[j] + out[j] }
-                let dzr = dz + r * g4
-                if tokens[b * steps + t] == 0 {
-                    dzr.update(repeating: 0, count: g4)
-                    continue   // dc passes through unchanged
+        // Through time, each block of rows on one thread (the rows do not interact).
+        let shared = UnsafeSendableBox((tokens, z, cs, tcs, dz, dHout, dh, dc, dhCur, wh))
+        try kernels.withSingleThreadedCalls { single in
+            try Parallel.tryForEach(count: Self.rowBlocks(bsz), threads: kernels.threads) { block in
+                let (tokens, z, cs, tcs, dz, dHout, dh, dc, dhCur, wh) = shared.value
+                let rows = Self.rowBlock(block, of: bsz)
+                for t in stride(from: steps - 1, through: 0, by: -1) {
+                    for b in rows {
+                        let r = t * bsz + b
+                        let cur = dhCur + b * h, dcr = dc + b * h
+                        let out = dHout + r * h, prevDh = dh + b * h
+                        for j in 0..<h { cur[j] = prevDh[j] + out[j] }
+                        let dzr = dz + r * g4
+                        if tokens[b * steps + t] == 0 {
+                            dzr.update(repeating: 0, count: g4)
+                            continue   // dc passes through unchanged
+                        }
+                        let zr = z + r * g4, tcr = tcs + r * h, cp = cs + t * bsz * h + b * h
+                        for j in 0..<h {
+                            let i = zr[j], f = zr[h + j], g = zr[2 * h + j], o = zr[3 * h + j], tc = tcr[j]
+                            let dho = cur[j]
+                            let dcT = dcr[j] + dho * o * (1 - tc * tc)
+                            dzr[j] = dcT * g * i * (1 - i)
+                            dzr[h + j] = dcT * cp[j] * f * (1 - f)
+                            dzr[2 * h + j] = dcT * i * (1 - g * g)
+                            dzr[3 * h + j] = dho * tc * o * (1 - o)
+                            dcr[j] = dcT * f
+                        }
+                    }
+                    // dh_{t−1} = dZ_t · whᵀ (padding rows pass dh through).
+                    try single.gemm(.none, .transposed, alpha: 1,
+                                    MatrixView(base: dz + (t * bsz + rows.lowerBound) * g4, rows: rows.count, cols: g4, stride: g4), wh,
+                                    beta: 0, MutableMatrixView(base: dh + rows.lowerBound * h, rows: rows.count, cols: h, stride: h))
+                    for b in rows where tokens[b * steps + t] == 0 {
+                        (dh + b * h).update(from: dhCur + b * h, count: h)
+                    }
                 }
-                let zr = z + r * g4, tcr = tcs + r * h, cp = cs + t * bsz * h + b * h
-                for j in 0..<h {
-                    let i = zr[j], f = zr[h + j], g = zr[2 * h + j], o = zr[3 * h + j], tc = tcr[j]
-                    let dho = cur[j]
-                    let dcT = dcr[j] + dho * o * (1 - tc * tc)
-                    dzr[j] = dcT * g * i * (1 - i)
-                    dzr[h + j] = dcT * cp[j] * f * (1 - f)
-                    dzr[2 * h + j] = dcT * i * (1 - g * g)
-                    dzr[3 * h + j] = dho * tc * o * (1 - o)
-                    dcr[j] = dcT * f
-                }
-            }
-            // dh_{t−1} = dZ_t · whᵀ (padding rows pass dh through).
-            try kernels.gemm(.none, .transposed, alpha: 1,
-                             MatrixView(base: dz + t * bsz * g4, rows: bsz, cols: g4, stride: g4), wh,
-                             beta: 0, MutableMatrixView(base: dh, rows: bsz, cols: h, stride: h))
-            for b in 0..<bsz where tokens[b * steps + t] == 0 {
-                (dh + b * h).update(from: dhCur + b * h, count: h)
             }
         }
         let dZ = MatrixView(base: dz, rows: rows, cols: g4, stride: g4)
