@@ -220,15 +220,26 @@ public struct SelfAttentionNetwork: Sendable {
         for i in 0..<steps {
             let row = s + i * steps
             guard let valid, valid[i] != 0 else { row.update(repeating: 0, count: steps); continue }
+            // exp over the causal prefix in SIMD lanes; padding keys are zeroed after.
+            let shift: Float
             if computeLogSumExp {
                 var top = -Float.infinity
                 for j in 0...i where valid[j] != 0 { top = max(top, row[j]) }
-                var sum: Float = 0
-                for j in 0...i where valid[j] != 0 { sum += Foundation.exp(row[j] - top) }
-                logSumExp[i] = top + Foundation.log(sum)
+                shift = top
+            } else {
+                shift = logSumExp[i]
             }
-            let lse = logSumExp[i]
-            for j in 0..<steps { row[j] = j <= i && valid[j] != 0 ? Foundation.exp(row[j] - lse) : 0 }
+            for j in 0...i { row[j] -= shift }
+            VectorMath.exp(row, i + 1)
+            for j in 0...i where valid[j] == 0 { row[j] = 0 }
+            (row + i + 1).update(repeating: 0, count: steps - i - 1)
+            if computeLogSumExp {
+                var sum: Float = 0
+                for j in 0...i { sum += row[j] }
+                logSumExp[i] = shift + Foundation.log(sum)
+                let inverse = 1 / sum
+                for j in 0...i { row[j] *= inverse }
+            }
         }
     }
 
