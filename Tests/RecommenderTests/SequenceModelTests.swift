@@ -168,9 +168,11 @@ struct SequenceModelTests {
         return c
     }
 
-    @Test("a deterministic next-movie task is learned; same seed gives identical weights")
-    func learnsCycle() throws {
-        let c = Self.smallConfiguration(epochs: 40, batchSize: 32)
+    @Test("a deterministic next-movie task is learned, with the full and with sampled softmax; same seed gives identical weights",
+          arguments: [nil, 3] as [Int?])
+    func learnsCycle(negatives: Int?) throws {
+        var c = Self.smallConfiguration(epochs: 40, batchSize: 32)
+        c.negatives = negatives
         let kernels = allKernels[0]
         let a = try SequenceRecommender.train(histories: Self.cycle(), items: 12, configuration: c, kernels: kernels)
         let b = try SequenceRecommender.train(histories: Self.cycle(), items: 12, configuration: c, kernels: kernels)

@@ -112,20 +112,15 @@ public struct NextMovieNetwork: Sendable {
         var selected = [(row: Int, target: Int)]()
         /// The sampled-softmax candidates of each batch (nil: full softmax).
         var candidates: OutputCandidates?
-        private var owned = [UnsafeMutablePointer<Float>]()
+        private let owned: FloatBuffers
 
         init(network n: NextMovieNetwork, batch: Int, steps: Int, chunkRows: Int = 1024) {
             self.batch = batch
             self.steps = steps
             self.chunkRows = chunkRows
             let rows = batch * steps, h = n.hidden
-            var owned = [UnsafeMutablePointer<Float>]()
-            func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-                let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
-                p.initialize(repeating: 0, count: max(1, count))
-                owned.append(p)
-                return p
-            }
+            let owned = FloatBuffers()
+            let buffer = owned.zeroed
             x = buffer(rows * n.embedding)
             z = buffer(rows * 4 * h)
             hs = buffer((rows + batch) * h)
@@ -141,8 +136,6 @@ public struct NextMovieNetwork: Sendable {
             logits = buffer(min(rows, chunkRows) * n.items)
             self.owned = owned
         }
-
-        deinit { owned.forEach { $0.deallocate() } }
     }
 
     // MARK: - Forward

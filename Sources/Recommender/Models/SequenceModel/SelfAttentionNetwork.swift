@@ -118,20 +118,15 @@ public struct SelfAttentionNetwork: Sendable {
         let dx, dOut, t1, t2, dqkv, logits, outputMask: UnsafeMutablePointer<Float>
         var selected = [(row: Int, target: Int)]()
         var candidates: OutputCandidates?
-        private var owned = [UnsafeMutablePointer<Float>]()
+        private let owned: FloatBuffers
 
         init(network net: SelfAttentionNetwork, batch: Int, steps: Int, chunkRows: Int = 1024) {
             self.batch = batch
             self.steps = steps
             self.chunkRows = chunkRows
             let n = batch * steps, d = net.dimension, rowsPerHead = n * net.heads
-            var owned = [UnsafeMutablePointer<Float>]()
-            func buffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-                let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
-                p.initialize(repeating: 0, count: max(1, count))
-                owned.append(p)
-                return p
-            }
+            let owned = FloatBuffers()
+            let buffer = owned.zeroed
             blocks = (0..<net.blocks).map { _ in
                 Block(input: buffer(n * d), a: buffer(n * d), xhat1: buffer(n * d), rstd1: buffer(n), qkv: buffer(n * 3 * d),
                       logSumExp: buffer(rowsPerHead), heads: buffer(n * d), mask1: buffer(n * d), x1: buffer(n * d), c: buffer(n * d),
@@ -151,8 +146,6 @@ public struct SelfAttentionNetwork: Sendable {
             outputMask = buffer(n * d)
             self.owned = owned
         }
-
-        deinit { owned.forEach { $0.deallocate() } }
     }
 
     // MARK: - Forward

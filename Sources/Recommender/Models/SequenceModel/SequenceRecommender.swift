@@ -435,3 +435,19 @@ enum SequenceTraining {
         return SequenceRecommender.ValidationScore(loss: loss / n, hitRate: hits / n, ndcg: gain / n)
     }
 }
+
+/// Zero-initialised float buffers that live as long as their owner (a sequence network's
+/// workspace) and are freed with it.
+final class FloatBuffers {
+    private var owned = [UnsafeMutablePointer<Float>]()
+
+    /// A new buffer of `count` zeros (at least one).
+    func zeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
+        p.initialize(repeating: 0, count: max(1, count))
+        owned.append(p)
+        return p
+    }
+
+    deinit { owned.forEach { $0.deallocate() } }
+}
