@@ -9,10 +9,12 @@ struct SampledSoftmaxTests {
     /// The mean loss and gradient of `net` on one batch, sampled with `negatives` (seeded) or
     /// full (nil); also the candidate items the batch used.
     static func lossAndGradient<N: SequenceNetwork>(_ net: N, _ tokens: [Int32], _ targets: [Int32], batch: Int, negatives: Int?,
-                                                    dropout: Float = 0, kernels: any Kernels) throws -> (loss: Double, gradient: [Float], candidates: [Int32]) {
-        let w = net.makeWorkspace(batch: batch, steps: tokens.count / batch)
+                                                    inBatch: Bool = false, dropout: Float = 0, workspaceSteps: Int? = nil,
+                                                    kernels: any Kernels) throws -> (loss: Double, gradient: [Float], candidates: [Int32]) {
+        let w = net.makeWorkspace(batch: batch, steps: workspaceSteps ?? tokens.count / batch)
         if let negatives {
-            w.candidates = OutputCandidates(sampling: NegativeSampling(negatives: negatives, items: net.items, targets: targets), seed: 3)
+            w.candidates = OutputCandidates(sampling: NegativeSampling(negatives: negatives, items: net.items, targets: targets),
+                                            inBatch: inBatch, seed: 3)
         }
         var gradient = [Float](repeating: 0, count: net.parameters.count)
         var g = SeededGenerator(seed: 1)
@@ -53,27 +55,33 @@ struct SampledSoftmaxTests {
         #expect(zip(counts, [30_000, 10_000, 20_000, 10_000]).allSatisfy { abs($0 - $1) < 700 }, "\(counts)")
     }
 
-    @Test("the log-Q-corrected loss of one target equals the formula computed by hand from the full logits")
+    @Test("the log-Q-corrected loss of one target equals the formula computed by hand from the full logits, with shared and in-batch negatives")
     func correctedLossByHand() throws {
         let kernels = allKernels[0]
         let net = try NextMovieNetwork(items: 40, embedding: 3, hidden: 4, seed: 11, kernels: kernels)
         let tokens: [Int32] = [0, 2, 3, 1]
         let targets: [Int32] = [-1, -1, -1, 7]
-        let sampled = try Self.lossAndGradient(net, tokens, targets, batch: 1, negatives: 5, kernels: kernels)
-        #expect(sampled.candidates.first == 7 && sampled.candidates.count > 1 && Set(sampled.candidates).count == sampled.candidates.count)
         // Log-probabilities of the full softmax: the logits up to one constant, which the loss ignores.
         let s = try net.predict(tokens, batch: 1, steps: 4, kernels: kernels).row(0).map(Double.init)
         let sampling = NegativeSampling(negatives: 5, items: 40, targets: targets)
-        let draws = 1 + 5
-        func logQ(_ j: Int) -> Double { log(1 - pow(1 - sampling.probabilities[j], Double(draws))) }
-        let corrected = sampled.candidates.map { s[Int($0)] - logQ(Int($0)) }
-        let top = corrected.max() ?? 0
-        let expected = top + log(corrected.map { exp($0 - top) }.reduce(0, +)) - (s[7] - logQ(7))
-        #expect(abs(sampled.loss - expected) < 1e-4, "\(sampled.loss) vs \(expected)")
-        // Only the candidates' output columns get a gradient.
-        let l = net.layout
-        let touched = Set((0..<net.items).filter { j in (0..<net.hidden).contains { sampled.gradient[l.wo.lowerBound + $0 * net.items + j] != 0 } })
-        #expect(touched.isSubset(of: Set(sampled.candidates.map(Int.init))) && touched.contains(7))
+        for inBatch in [false, true] {
+            let sampled = try Self.lossAndGradient(net, tokens, targets, batch: 1, negatives: 5, inBatch: inBatch, kernels: kernels)
+            #expect(Set(sampled.candidates).count == sampled.candidates.count && !sampled.candidates.isEmpty)
+            if inBatch { #expect(sampled.candidates.first == 7 && sampled.candidates.count > 1) }
+            // Shared negatives: the softmax runs over the draws and the row's own target, Q from 5 draws;
+            // in-batch: over the target and the draws as one set, Q from 1 + 5 draws.
+            let draws = inBatch ? 1 + 5 : 5
+            func logQ(_ j: Int) -> Double { log(1 - pow(1 - sampling.probabilities[j], Double(draws))) }
+            let scored = Set(sampled.candidates.map(Int.init)).union([7])
+            let corrected = scored.sorted().map { s[$0] - logQ($0) }
+            let top = corrected.max() ?? 0
+            let expected = top + log(corrected.map { exp($0 - top) }.reduce(0, +)) - (s[7] - logQ(7))
+            #expect(abs(sampled.loss - expected) < 1e-4, "in-batch \(inBatch): \(sampled.loss) vs \(expected)")
+            // Only the scored movies' output columns get a gradient.
+            let l = net.layout
+            let touched = Set((0..<net.items).filter { j in (0..<net.hidden).contains { sampled.gradient[l.wo.lowerBound + $0 * net.items + j] != 0 } })
+            #expect(touched.isSubset(of: scored) && touched.contains(7))
+        }
     }
 
     @Test("the sampled loss's gradient matches finite differences (the same seed draws the same candidates)")
@@ -81,12 +89,31 @@ struct SampledSoftmaxTests {
         for kernels in allKernels {
             let (small, tokens, targets) = try SequenceModelTests.tiny(kernels: kernels)
             let net = try NextMovieNetwork(items: 20, embedding: small.embedding, hidden: small.hidden, seed: 7, kernels: kernels)
-            let (_, gradient, candidates) = try Self.lossAndGradient(net, tokens, targets, batch: 3, negatives: 4, kernels: kernels)
-            #expect(candidates.count < net.items)
-            try SequenceModelTests.expectGradient(gradient, of: net, kernels: kernels) {
-                try Self.lossAndGradient($0, tokens, targets, batch: 3, negatives: 4, kernels: kernels).loss
+            for inBatch in [false, true] {
+                let (_, gradient, candidates) = try Self.lossAndGradient(net, tokens, targets, batch: 3, negatives: 4, inBatch: inBatch, kernels: kernels)
+                #expect(candidates.count < net.items)
+                // Shared negatives: some target is not drawn, so its own column carries the gradient.
+                if !inBatch { #expect(targets.contains { $0 >= 0 && !candidates.contains($0) }) }
+                try SequenceModelTests.expectGradient(gradient, of: net, kernels: kernels) {
+                    try Self.lossAndGradient($0, tokens, targets, batch: 3, negatives: 4, inBatch: inBatch, kernels: kernels).loss
+                }
             }
         }
+    }
+
+    @Test("length buckets: every example once, each pool's batches longest first, the batch order a seeded permutation")
+    func buckets() {
+        let lengths = (0..<1000).map { ($0 * 7919) % 37 + 1 }
+        var order = Array((0..<1000).reversed()), batchOrder = Array(0..<63)
+        var g = SeededGenerator(seed: 5)
+        SequenceTraining.bucket(&order, &batchOrder, lengths: lengths, batch: 16, generator: &g)
+        #expect(order.sorted() == Array(0..<1000) && batchOrder.sorted() == Array(0..<63) && batchOrder != Array(0..<63))
+        // One pool of 64 batches of 16 covers all 1,000: sorted by length, ties in the order given.
+        #expect(zip(order, order.dropFirst()).allSatisfy { a, b in lengths[a] > lengths[b] || (lengths[a] == lengths[b] && a > b) })
+        var again = Array((0..<1000).reversed()), againBatches = Array(0..<63)
+        var h = SeededGenerator(seed: 5)
+        SequenceTraining.bucket(&again, &againBatches, lengths: lengths, batch: 16, generator: &h)
+        #expect(again == order && againBatches == batchOrder)
     }
 
     @Test("negative --negatives are refused")

@@ -90,6 +90,45 @@ struct SelfAttentionTests {
         }
     }
 
+    @Test("a batch cut to its longest window (leading padding dropped) gives the same loss and gradient")
+    func leadingPaddingCut() throws {
+        for kernels in allKernels {
+            let (net, _, _) = try Self.tiny(kernels: kernels)
+            let tokens: [Int32] = [0, 0, 3, 5,   0, 2, 7, 4]
+            let targets: [Int32] = [-1, -1, 4, 0,   -1, 3, 6, 2]
+            let cut: [Int32] = [0, 3, 5,   2, 7, 4]
+            let cutTargets: [Int32] = [-1, 4, 0,   3, 6, 2]
+            for negatives in [nil, 3] as [Int?] {
+                let full = try SampledSoftmaxTests.lossAndGradient(net, tokens, targets, batch: 2, negatives: negatives, kernels: kernels)
+                let short = try SampledSoftmaxTests.lossAndGradient(net, cut, cutTargets, batch: 2, negatives: negatives, workspaceSteps: 4,
+                                                                    kernels: kernels)
+                #expect(abs(full.loss - short.loss) <= 1e-6 * abs(full.loss), "\(kernels.backend): \(full.loss) vs \(short.loss)")
+                let diff = zip(full.gradient, short.gradient).map { abs($0 - $1) }.max() ?? 1
+                #expect(diff <= 1e-6, "\(kernels.backend), negatives \(negatives ?? 0): largest gradient difference \(diff)")
+            }
+        }
+    }
+
+    @Test("dropout masks do not depend on the thread count")
+    func dropoutThreads() {
+        var masks = [[Float]]()
+        for threads in [1, 2] {
+            var x = [Float](repeating: 1, count: 1000 * 4), mask = x
+            var g = SeededGenerator(seed: 8)
+            x.withUnsafeMutableBufferPointer { xb in
+                mask.withUnsafeMutableBufferPointer { mb in
+                    guard let xp = xb.baseAddress, let mp = mb.baseAddress else { return }
+                    SelfAttentionNetwork.dropout(xp, mask: mp, rows: 1000, 4, rate: 0.25, generator: &g, threads: threads)
+                }
+            }
+            #expect(x == mask)
+            masks.append(mask)
+        }
+        #expect(masks[0] == masks[1])
+        let dropped = masks[0].filter { $0 == 0 }.count
+        #expect(abs(dropped - 1000) < 100, "\(dropped) of 4000 dropped at rate 0.25")
+    }
+
     static func configuration(epochs: Int) -> SequenceRecommender.Configuration {
         var c = SequenceRecommender.Configuration.selfAttention
         c.embedding = 16

@@ -34,10 +34,13 @@ struct OutputLayer {
         }
     }
 
-    /// One weight of `item` at hidden unit `r`, in either layout.
-    @inline(__always) func weight(_ r: Int, _ item: Int) -> Float {
-        layout == .columns ? weights[r * items + item] : weights[item * hidden + r]
+    /// Where the weight of `item` at hidden unit `r` lives, in either layout.
+    @inline(__always) func index(_ r: Int, _ item: Int) -> Int {
+        layout == .columns ? r * items + item : item * hidden + r
     }
+
+    /// One weight of `item` at hidden unit `r`, in either layout.
+    @inline(__always) func weight(_ r: Int, _ item: Int) -> Float { weights[index(r, item)] }
 
     /// Sums the cross-entropy of the `selected` rows' targets and adds the gradients of their mean
     /// over `count` targets (`count` ≥ the selected rows: a batch may call this once) into the
@@ -45,9 +48,10 @@ struct OutputLayer {
     ///
     /// `states` holds one hidden state per row (stride ``hidden``). With `dropout` > 0 each
     /// state passes through a fresh inverted-dropout mask drawn from `generator` into `mask`
-    /// (selected × hidden). With `candidates` the softmax runs over them (their log-Q-corrected
-    /// copy of the weights, gathered here and scattered back at the end); else over every movie.
-    /// `logits` holds `chunkRows × items` floats.
+    /// (selected × hidden). With `candidates` each row's softmax runs over them (their
+    /// log-Q-corrected copy of the weights, gathered here and scattered back at the end) and, when
+    /// they do not hold it, the row's own target, scored from the layer's weights in one more
+    /// column; else over every movie. `logits` holds `chunkRows × items` floats.
     func loss(selected: [(row: Int, target: Int)], count: Int, states: UnsafePointer<Float>,
               stateGradient: UnsafeMutablePointer<Float>, dropout: Float, mask: UnsafeMutablePointer<Float>,
               generator: inout SeededGenerator, candidates: OutputCandidates?, logits: UnsafeMutablePointer<Float>,
@@ -61,6 +65,8 @@ struct OutputLayer {
             let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
             defer { gathered.deallocate(); dGathered.deallocate() }
             let columns = candidates?.column
+            // A row whose target is not a candidate scores it in column m (−∞ in the other rows).
+            let extra = !(candidates?.holdsTargets ?? true), width = m + (extra ? 1 : 0)
             let keep = 1 - dropout
             // The weights as `hidden × m` (columns) or `m × hidden` (rows, multiplied transposed).
             let woView = transposed ? MatrixView(base: wo, rows: m, cols: h, stride: h) : MatrixView(base: wo, rows: h, cols: m, stride: m)
@@ -75,11 +81,21 @@ struct OutputLayer {
                     }
                 }
                 let input = MatrixView(base: gathered, rows: rows, cols: h, stride: h)
-                let out = MutableMatrixView(base: logits, rows: rows, cols: m, stride: m)
+                let out = MutableMatrixView(base: logits, rows: rows, cols: m, stride: width)
                 if let bo {
-                    for r in 0..<rows { (logits + r * m).update(from: bo, count: m) }
+                    for r in 0..<rows { (logits + r * width).update(from: bo, count: m) }
                 }
                 try kernels.gemm(.none, transposed ? .transposed : .none, alpha: 1, input, woView, beta: bo == nil ? 0 : 1, out)
+                if extra, let columns, let c = candidates {
+                    for k in 0..<rows {
+                        let target = selected[first + k].target
+                        guard columns[target] < 0 else { logits[k * width + m] = -.infinity; continue }
+                        let x = gathered + k * h
+                        var z = (bias?[target] ?? 0) - c.logInclusion(target)
+                        for r in 0..<h { z += x[r] * weight(r, target) }
+                        logits[k * width + m] = z
+                    }
+                }
                 // Softmax cross-entropy, rows in parallel; dlogits = (p − onehot) / count in place.
                 let losses = UnsafeMutablePointer<Double>.allocate(capacity: rows)
                 defer { losses.deallocate() }
@@ -88,18 +104,18 @@ struct OutputLayer {
                     let (logits, losses, selected, first, columns) = shared.value
                     let scale = 1 / Float(count)
                     for k in range {
-                        let row = logits + k * m
+                        let row = logits + k * width
                         let target = selected[first + k].target
-                        let column = columns.map { Int($0[target]) } ?? target
+                        let column = columns.map { $0[target] >= 0 ? Int($0[target]) : m } ?? target
                         let picked = row[column]
-                        let lse = VectorMath.softmax(row, m)
+                        let lse = VectorMath.softmax(row, width)
                         losses[k] = Double(lse - picked)
                         row[column] -= 1
-                        for j in 0..<m { row[j] *= scale }
+                        for j in 0..<width { row[j] *= scale }
                     }
                 }
                 for k in 0..<rows { total += losses[k] }
-                let dl = MatrixView(base: logits, rows: rows, cols: m, stride: m)
+                let dl = MatrixView(base: logits, rows: rows, cols: m, stride: width)
                 // dW += inputᵀ · dlogits (or its transpose); dbias += column sums; dInput = dlogits · Wᵀ.
                 if transposed {
                     try kernels.gemm(.transposed, .none, alpha: 1, dl, input, beta: 1,
@@ -108,9 +124,22 @@ struct OutputLayer {
                     try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
                                      MutableMatrixView(base: dwo, rows: h, cols: m, stride: m))
                 }
-                if let dbo { for k in 0..<rows { VectorOps.axpy(1, logits + k * m, dbo, m) } }
+                if let dbo { for k in 0..<rows { VectorOps.axpy(1, logits + k * width, dbo, m) } }
                 try kernels.gemm(.none, transposed ? .none : .transposed, alpha: 1, dl, woView,
                                  beta: 0, MutableMatrixView(base: dGathered, rows: rows, cols: h, stride: h))
+                if extra, let columns {
+                    // The own-target column's gradient goes straight into the layer's weights and bias.
+                    for k in 0..<rows {
+                        let target = selected[first + k].target
+                        guard columns[target] < 0 else { continue }
+                        let dz = logits[k * width + m], x = gathered + k * h, dx = dGathered + k * h
+                        for r in 0..<h {
+                            dx[r] += dz * weight(r, target)
+                            weightGradient[index(r, target)] += dz * x[r]
+                        }
+                        biasGradient?[target] += dz
+                    }
+                }
                 for k in 0..<rows {
                     let mk = mask + (first + k) * h, src = dGathered + k * h, dst = stateGradient + selected[first + k].row * h
                     for j in 0..<h { dst[j] += src[j] * mk[j] }

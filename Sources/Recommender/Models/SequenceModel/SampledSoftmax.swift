@@ -1,18 +1,23 @@
 import Foundation
 import LinearAlgebra
 
-/// Sampled softmax for the sequence models' output layer: each batch scores its targets against a
-/// shared candidate set — the batch's own targets plus `negatives` movies drawn by popularity —
-/// instead of the whole catalogue, with the log-Q correction so the learned scores still estimate
-/// the full softmax's.
+/// Sampled softmax for the sequence models' output layer: each target is scored against a few
+/// candidates instead of the whole catalogue, with the log-Q correction so the learned scores
+/// still estimate the full softmax's.
 ///
-/// The candidate set is treated as `n + N` draws from the target distribution `p` (the batch's `n`
-/// targets are such draws, the `N` negatives are drawn from `p` with replacement; duplicates are
-/// kept once). Each candidate's logit is lowered by `log Q_j`, `Q_j = 1 − (1 − p_j)^(n+N)` the
-/// probability that movie `j` is in such a set (Bengio & Senécal 2008; Jean et al. 2015; with
-/// in-batch negatives as in Yi et al., RecSys 2019). The loss of a target `t` is then
+/// Per batch, `N` movies are drawn by popularity `p` with replacement (duplicates kept once) as
+/// negatives shared by every row. With in-batch negatives (the default; Yi et al., RecSys 2019)
+/// the batch's `n` targets join them in one candidate set `C` that every row scores. Without,
+/// each row's softmax runs over the draws and its own target, `C ∪ {t}` (the shared-negative
+/// sampled softmax of SASRec-style trainers, e.g. Klenitskiy & Vasilev, RecSys 2023): `N + 1`
+/// dot products per target whatever the batch, where in-batch negatives cost `n + N`.
 ///
-///     log Σ_{j ∈ C} exp(s_j − log Q_j) − (s_t − log Q_t)
+/// The candidates are treated as draws from `p` (the negatives, and with in-batch negatives the
+/// targets, which are such draws): each logit is lowered by `log Q_j`, `Q_j = 1 − (1 − p_j)^D`
+/// the probability that movie `j` is among `D` draws (`D = N`, or `n + N` with in-batch
+/// negatives; Bengio & Senécal 2008; Jean et al. 2015). The loss of a target `t` is then
+///
+///     log Σ_{j ∈ C ∪ {t}} exp(s_j − log Q_j) − (s_t − log Q_t)
 ///
 /// `p_j` is proportional to 1 + the number of times movie `j` is a training target, so every movie
 /// can be drawn. With `negatives` ≥ the number of movies the candidate set is every movie and
@@ -64,18 +69,33 @@ public struct NegativeSampling: Sendable {
 /// them: buffers reused from batch to batch.
 final class OutputCandidates {
     let sampling: NegativeSampling
+    /// Whether the batch's targets join the shared candidates (each row then scores every
+    /// target of the batch); else each row scores its own target and the drawn negatives.
+    let inBatch: Bool
     var generator: SeededGenerator
     /// The candidates' item indices.
     var items = [Int32]()
+    /// Draws the candidate set stands for in `Q` (the batch's targets with ``inBatch``, plus the negatives).
+    private(set) var draws = 0
     /// `column[item]`: the item's column among the candidates, or −1.
     var column: [Int32]
     /// H × |C| output weights of the candidates, their biases less `log Q`, and the gradients of both.
     var weights = [Float](), bias = [Float](), weightGradient = [Float](), biasGradient = [Float]()
 
-    init(sampling: NegativeSampling, seed: UInt64) {
+    init(sampling: NegativeSampling, inBatch: Bool, seed: UInt64) {
         self.sampling = sampling
+        self.inBatch = inBatch
         generator = SeededGenerator(seed: seed, stream: 4)
         column = [Int32](repeating: -1, count: sampling.probabilities.count)
+    }
+
+    /// Whether every target of the batch is among the candidates (with ``inBatch`` or when
+    /// they cover the catalogue), so no row needs its own target scored apart.
+    var holdsTargets: Bool { inBatch || sampling.coversCatalogue }
+
+    /// `log Q` of `item` for this batch's draws.
+    func logInclusion(_ item: Int) -> Float {
+        sampling.coversCatalogue ? 0 : sampling.logInclusion(item, draws: draws)
     }
 
     /// Draws this batch's candidates for `targets` (item indices) and gathers their weights from
@@ -91,18 +111,18 @@ final class OutputCandidates {
         if sampling.coversCatalogue {
             for j in 0..<column.count { add(j) }
         } else {
-            for t in targets { add(t) }
+            if inBatch { for t in targets { add(t) } }
             for _ in 0..<sampling.negatives { add(sampling.draw(using: &generator)) }
         }
-        let m = items.count, h = layer.hidden, draws = targets.count + sampling.negatives
+        let m = items.count, h = layer.hidden
+        draws = (inBatch ? targets.count : 0) + sampling.negatives
         weights.removeAll(keepingCapacity: true)
         weights.reserveCapacity(h * m)
         for r in 0..<h {
             for c in items { weights.append(layer.weight(r, Int(c))) }
         }
-        bias = items.map { c in
-            (layer.bias?[Int(c)] ?? 0) - (sampling.coversCatalogue ? 0 : sampling.logInclusion(Int(c), draws: draws))
-        }
+        bias.removeAll(keepingCapacity: true)
+        for c in items { bias.append((layer.bias?[Int(c)] ?? 0) - logInclusion(Int(c))) }
         weightGradient.removeAll(keepingCapacity: true)
         weightGradient.append(contentsOf: repeatElement(0, count: h * m))
         biasGradient.removeAll(keepingCapacity: true)

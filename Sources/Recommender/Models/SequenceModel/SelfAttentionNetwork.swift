@@ -150,11 +150,15 @@ public struct SelfAttentionNetwork: Sendable {
 
     // MARK: - Forward
 
-    /// Runs the blocks over `tokens` (batch × steps, example-major, 0 = padding) into the
-    /// workspace; `w.output` rows `b·T + t` hold the final states. `dropout` > 0 draws masks from `generator`.
+    /// Runs the blocks over `tokens` (batch × steps, example-major, 0 = padding; steps ≤ the
+    /// workspace's) into the workspace; `w.output` rows `b·steps + t` hold the final states.
+    /// Windows shorter than ``positions`` are the last `steps` positions of a left-padded window:
+    /// token `t` takes position `positions − steps + t`, so cutting leading padding changes no
+    /// output. `dropout` > 0 draws masks from `generator`.
     func forward(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, _ w: Workspace, dropout: Float,
                  generator: inout SeededGenerator, kernels: any Kernels) throws {
-        let d = dimension, steps = w.steps, n = bsz * steps, l = layout
+        let d = dimension, steps = tokens.count / max(1, bsz), n = bsz * steps, l = layout, offset = positions - steps
+        let threads = kernels.threads
         try parameters.withUnsafeBufferPointer { pb in
             guard let p = pb.baseAddress else { return }
             let scale = Float(d).squareRoot()
@@ -162,29 +166,29 @@ public struct SelfAttentionNetwork: Sendable {
             for r in 0..<n {
                 let token = Int(tokens[r]), row = x + r * d
                 guard token > 0 else { row.update(repeating: 0, count: d); continue }
-                let e = p + l.embedding.lowerBound + token * d, pos = p + l.position.lowerBound + (r % steps) * d
+                let e = p + l.embedding.lowerBound + token * d, pos = p + l.position.lowerBound + (offset + r % steps) * d
                 for j in 0..<d { row[j] = scale * e[j] + pos[j] }
             }
-            Self.dropout(x, mask: w.mask0, count: n * d, rate: dropout, generator: &generator)
+            Self.dropout(x, mask: w.mask0, rows: n, d, rate: dropout, generator: &generator, threads: threads)
             for (index, b) in l.blocks.enumerated() {
                 let s = w.blocks[index]
                 if s.input != x { s.input.update(from: x, count: n * d) }
-                Self.layerNorm(s.input, rows: n, d, gamma: p + b.ln1g.lowerBound, beta: p + b.ln1b.lowerBound, out: s.a, xhat: s.xhat1, rstd: s.rstd1)
+                Self.layerNorm(s.input, rows: n, d, gamma: p + b.ln1g.lowerBound, beta: p + b.ln1b.lowerBound, out: s.a, xhat: s.xhat1, rstd: s.rstd1, threads: threads)
                 try linear(s.a, rows: n, p + b.wqkv.lowerBound, p + b.bqkv.lowerBound, out: s.qkv, inputs: d, outputs: 3 * d, kernels: kernels)
                 try attention(tokens, batch: bsz, steps: steps, qkv: s.qkv, logSumExp: s.logSumExp, out: s.heads, kernels: kernels)
                 try linear(s.heads, rows: n, p + b.wo.lowerBound, p + b.bo.lowerBound, out: s.x1, inputs: d, outputs: d, kernels: kernels)
-                Self.dropout(s.x1, mask: s.mask1, count: n * d, rate: dropout, generator: &generator)
+                Self.dropout(s.x1, mask: s.mask1, rows: n, d, rate: dropout, generator: &generator, threads: threads)
                 for i in 0..<(n * d) { s.x1[i] += s.input[i] }
-                Self.layerNorm(s.x1, rows: n, d, gamma: p + b.ln2g.lowerBound, beta: p + b.ln2b.lowerBound, out: s.c, xhat: s.xhat2, rstd: s.rstd2)
+                Self.layerNorm(s.x1, rows: n, d, gamma: p + b.ln2g.lowerBound, beta: p + b.ln2b.lowerBound, out: s.c, xhat: s.xhat2, rstd: s.rstd2, threads: threads)
                 try linear(s.c, rows: n, p + b.w1.lowerBound, p + b.b1.lowerBound, out: s.relu, inputs: d, outputs: d, kernels: kernels)
                 for i in 0..<(n * d) where s.relu[i] < 0 { s.relu[i] = 0 }
                 let next = index + 1 < w.blocks.count ? w.blocks[index + 1].input : w.final
                 try linear(s.relu, rows: n, p + b.w2.lowerBound, p + b.b2.lowerBound, out: next, inputs: d, outputs: d, kernels: kernels)
-                Self.dropout(next, mask: s.mask2, count: n * d, rate: dropout, generator: &generator)
+                Self.dropout(next, mask: s.mask2, rows: n, d, rate: dropout, generator: &generator, threads: threads)
                 for i in 0..<(n * d) { next[i] += s.x1[i] }
                 x = next
             }
-            Self.layerNorm(w.final, rows: n, d, gamma: p + l.lnfg.lowerBound, beta: p + l.lnfb.lowerBound, out: w.output, xhat: w.xhatf, rstd: w.rstdf)
+            Self.layerNorm(w.final, rows: n, d, gamma: p + l.lnfg.lowerBound, beta: p + l.lnfb.lowerBound, out: w.output, xhat: w.xhatf, rstd: w.rstdf, threads: threads)
         }
     }
 
@@ -197,22 +201,22 @@ public struct SelfAttentionNetwork: Sendable {
                          beta: 1, MutableMatrixView(base: out, rows: rows, cols: outputs, stride: outputs))
     }
 
-    /// `S = Q Kᵀ / √dh` of one (sequence, head) into `s` (T × T), then per row the attention
-    /// weights `exp(S − lse)` over the allowed keys (at or before the query, not padding) and 0
-    /// elsewhere; a padding query's row is 0. Computes `lse` into `logSumExp` (T) when
-    /// `computeLogSumExp`, else reads it.
-    private func weights(_ tokens: UnsafeBufferPointer<Int32>, sequence b: Int, head: Int, steps: Int, qkv: UnsafePointer<Float>,
+    /// `S = Q Kᵀ / √dh` of one (sequence, head)'s `count` positions after its leading padding
+    /// into `s` (count × count), then per row the attention weights `exp(S − lse)` over the
+    /// allowed keys (at or before the query, not padding) and 0 elsewhere; a padding query's row
+    /// is 0. `qkv` points at the first position's Q of this head (rows 3d apart), `valid` at its
+    /// token. Computes `lse` into `logSumExp` (count) when `computeLogSumExp`, else reads it.
+    private func weights(valid: UnsafePointer<Int32>, qkv base: UnsafePointer<Float>, count: Int,
                          logSumExp: UnsafeMutablePointer<Float>, computeLogSumExp: Bool, into s: UnsafeMutablePointer<Float>,
                          kernels single: any Kernels) throws {
-        let d = dimension, dh = d / heads, base = qkv + b * steps * 3 * d + head * dh
+        let d = dimension, dh = d / heads
         try single.gemm(.none, .transposed, alpha: 1 / Float(dh).squareRoot(),
-                        MatrixView(base: base, rows: steps, cols: dh, stride: 3 * d),
-                        MatrixView(base: base + d, rows: steps, cols: dh, stride: 3 * d),
-                        beta: 0, MutableMatrixView(base: s, rows: steps, cols: steps, stride: steps))
-        let valid = tokens.baseAddress.map { $0 + b * steps }
-        for i in 0..<steps {
-            let row = s + i * steps
-            guard let valid, valid[i] != 0 else { row.update(repeating: 0, count: steps); continue }
+                        MatrixView(base: base, rows: count, cols: dh, stride: 3 * d),
+                        MatrixView(base: base + d, rows: count, cols: dh, stride: 3 * d),
+                        beta: 0, MutableMatrixView(base: s, rows: count, cols: count, stride: count))
+        for i in 0..<count {
+            let row = s + i * count
+            guard valid[i] != 0 else { row.update(repeating: 0, count: count); continue }
             // exp over the causal prefix in SIMD lanes; padding keys are zeroed after.
             let shift: Float
             if computeLogSumExp {
@@ -225,7 +229,7 @@ public struct SelfAttentionNetwork: Sendable {
             for j in 0...i { row[j] -= shift }
             VectorMath.exp(row, i + 1)
             for j in 0...i where valid[j] == 0 { row[j] = 0 }
-            (row + i + 1).update(repeating: 0, count: steps - i - 1)
+            (row + i + 1).update(repeating: 0, count: count - i - 1)
             if computeLogSumExp {
                 var sum: Float = 0
                 for j in 0...i { sum += row[j] }
@@ -236,75 +240,138 @@ public struct SelfAttentionNetwork: Sendable {
         }
     }
 
+    /// Runs `body(sequence, head, start, scratch)` for every (sequence, head) pair of a batch, in
+    /// parallel with OpenBLAS held to one thread per call; `start` is the sequence's first
+    /// position after its leading padding, `scratch` room for `scratchFloats` floats, allocated
+    /// once per run of pairs.
+    private func forEachPair(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, steps: Int, scratchFloats: Int, kernels: any Kernels,
+                             _ body: @escaping @Sendable (_ b: Int, _ head: Int, _ start: Int, UnsafeMutablePointer<Float>, any Kernels) throws -> Void) throws {
+        let k = heads, runs = Parallel.split(bsz * k, parts: 4 * kernels.threads)
+        let shared = UnsafeSendableBox(tokens)
+        try kernels.withSingleThreadedCalls { single in try Parallel.tryForEach(count: runs.count, threads: kernels.threads) { run in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, scratchFloats))
+            defer { scratch.deallocate() }
+            for pair in runs[run] {
+                let b = pair / k, valid = shared.value.baseAddress.map { $0 + b * steps }
+                let start = valid.flatMap { v in (0..<steps).first { v[$0] != 0 } } ?? steps
+                try body(b, pair % k, start, scratch, single)
+            }
+        } }
+    }
+
     /// Causal attention of every (sequence, head), in parallel: the heads side by side into `out`
     /// (rows × d), each attention row's log-sum-exp into `logSumExp` (pair-major, T per pair).
+    /// Leading padding is skipped: its rows of `out` are zero.
     private func attention(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, steps: Int, qkv: UnsafeMutablePointer<Float>,
                            logSumExp: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
         let d = dimension, k = heads, dh = d / k
         let shared = UnsafeSendableBox((tokens, qkv, logSumExp, out, self))
-        try kernels.withSingleThreadedCalls { single in try Parallel.tryForEach(count: bsz * k, threads: kernels.threads) { pair in
+        try forEachPair(tokens, batch: bsz, steps: steps, scratchFloats: steps * steps, kernels: kernels) { b, head, start, s, single in
             let (tokens, qkv, logSumExp, out, net) = shared.value
-            let b = pair / k, head = pair % k
-            let s = UnsafeMutablePointer<Float>.allocate(capacity: steps * steps)
-            defer { s.deallocate() }
-            try net.weights(tokens, sequence: b, head: head, steps: steps, qkv: qkv, logSumExp: logSumExp + pair * steps,
+            let outHead = out + b * steps * d + head * dh, n = steps - start
+            for i in 0..<start { (outHead + i * d).update(repeating: 0, count: dh) }
+            guard n > 0, let valid = tokens.baseAddress else { return }
+            let base = qkv + (b * steps + start) * 3 * d + head * dh
+            try net.weights(valid: valid + b * steps + start, qkv: base, count: n, logSumExp: logSumExp + (b * k + head) * steps + start,
                             computeLogSumExp: true, into: s, kernels: single)
-            try single.gemm(.none, .none, alpha: 1, MatrixView(base: s, rows: steps, cols: steps, stride: steps),
-                            MatrixView(base: qkv + b * steps * 3 * d + 2 * d + head * dh, rows: steps, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: out + b * steps * d + head * dh, rows: steps, cols: dh, stride: d))
-        } }
+            try single.gemm(.none, .none, alpha: 1, MatrixView(base: s, rows: n, cols: n, stride: n),
+                            MatrixView(base: base + 2 * d, rows: n, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: outHead + start * d, rows: n, cols: dh, stride: d))
+        }
+    }
+
+    /// Rows per block of the row-parallel loops: fixed, so that the blocks (and the dropout
+    /// streams and partial sums tied to them) do not depend on the thread count.
+    static let rowBlock = 256
+
+    /// Calls `body` with every block of ``rowBlock`` rows of `0..<rows` and its index, on `threads` threads.
+    static func forRowBlocks(_ rows: Int, threads: Int, _ body: @Sendable (_ block: Int, _ rows: Range<Int>) -> Void) {
+        let blocks = (rows + rowBlock - 1) / rowBlock
+        Parallel.forEach(count: blocks, threads: blocks > 1 ? threads : 1) { k in
+            body(k, (k * rowBlock)..<min(rows, (k + 1) * rowBlock))
+        }
     }
 
     /// Row-wise layer normalisation (ε = 1e-5, as PyTorch's): `out = γ ∘ x̂ + β`, keeping `x̂` and 1/σ.
     static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ d: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                          out: UnsafeMutablePointer<Float>, xhat: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            let xr = x + r * d, hr = xhat + r * d, yr = out + r * d
-            var mean: Float = 0
-            for j in 0..<d { mean += xr[j] }
-            mean /= Float(d)
-            var variance: Float = 0
-            for j in 0..<d { let c = xr[j] - mean; variance += c * c }
-            let inv = 1 / (variance / Float(d) + 1e-5).squareRoot()
-            rstd[r] = inv
-            for j in 0..<d {
-                hr[j] = (xr[j] - mean) * inv
-                yr[j] = gamma[j] * hr[j] + beta[j]
+                          out: UnsafeMutablePointer<Float>, xhat: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                          threads: Int = 1) {
+        let shared = UnsafeSendableBox((x, gamma, beta, out, xhat, rstd))
+        forRowBlocks(rows, threads: threads) { _, range in
+            let (x, gamma, beta, out, xhat, rstd) = shared.value
+            for r in range {
+                let xr = x + r * d, hr = xhat + r * d, yr = out + r * d
+                var mean: Float = 0
+                for j in 0..<d { mean += xr[j] }
+                mean /= Float(d)
+                var variance: Float = 0
+                for j in 0..<d { let c = xr[j] - mean; variance += c * c }
+                let inv = 1 / (variance / Float(d) + 1e-5).squareRoot()
+                rstd[r] = inv
+                for j in 0..<d {
+                    hr[j] = (xr[j] - mean) * inv
+                    yr[j] = gamma[j] * hr[j] + beta[j]
+                }
             }
         }
     }
 
-    /// Backward of ``layerNorm``: adds `dx` (or writes it when `accumulate` is false) and the γ, β gradients.
+    /// Backward of ``layerNorm``: adds `dx` (or writes it when `accumulate` is false) and the γ, β
+    /// gradients (summed per block of rows, then over the blocks in order).
     static func layerNormBackward(_ dy: UnsafePointer<Float>, rows: Int, _ d: Int, gamma: UnsafePointer<Float>,
                                   xhat: UnsafePointer<Float>, rstd: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
-                                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        for r in 0..<rows {
-            let g = dy + r * d, h = xhat + r * d, out = dx + r * d
-            var meanG: Float = 0, meanGX: Float = 0
-            for j in 0..<d {
-                dGamma[j] += g[j] * h[j]
-                dBeta[j] += g[j]
-                let gj = g[j] * gamma[j]
-                meanG += gj
-                meanGX += gj * h[j]
+                                  dGamma: UnsafeMutablePointer<Float>, dBeta: UnsafeMutablePointer<Float>, accumulate: Bool,
+                                  threads: Int = 1) {
+        let blocks = (rows + rowBlock - 1) / rowBlock
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, blocks * 2 * d))
+        defer { partial.deallocate() }
+        partial.initialize(repeating: 0, count: max(1, blocks * 2 * d))
+        let shared = UnsafeSendableBox((dy, gamma, xhat, rstd, dx, partial))
+        forRowBlocks(rows, threads: threads) { k, range in
+            let (dy, gamma, xhat, rstd, dx, partial) = shared.value
+            let pg = partial + k * 2 * d, pb = pg + d
+            for r in range {
+                let g = dy + r * d, h = xhat + r * d, out = dx + r * d
+                var meanG: Float = 0, meanGX: Float = 0
+                for j in 0..<d {
+                    pg[j] += g[j] * h[j]
+                    pb[j] += g[j]
+                    let gj = g[j] * gamma[j]
+                    meanG += gj
+                    meanGX += gj * h[j]
+                }
+                meanG /= Float(d)
+                meanGX /= Float(d)
+                for j in 0..<d {
+                    let v = rstd[r] * (g[j] * gamma[j] - meanG - h[j] * meanGX)
+                    out[j] = accumulate ? out[j] + v : v
+                }
             }
-            meanG /= Float(d)
-            meanGX /= Float(d)
+        }
+        for k in 0..<blocks {
+            let pg = partial + k * 2 * d
             for j in 0..<d {
-                let v = rstd[r] * (g[j] * gamma[j] - meanG - h[j] * meanGX)
-                out[j] = accumulate ? out[j] + v : v
+                dGamma[j] += pg[j]
+                dBeta[j] += pg[d + j]
             }
         }
     }
 
-    /// Inverted dropout in place (masks of 1/(1 − rate) or 0 into `mask`); rate 0 sets the mask to 1.
-    static func dropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, count: Int, rate: Float,
-                        generator: inout SeededGenerator) {
-        guard rate > 0 else { mask.update(repeating: 1, count: count); return }
-        let keep = 1 - rate
-        for i in 0..<count {
-            mask[i] = generator.nextUnitFloat() < keep ? 1 / keep : 0
-            x[i] *= mask[i]
+    /// Inverted dropout in place over `rows × d` floats (masks of 1/(1 − rate) or 0 into `mask`);
+    /// rate 0 sets the mask to 1. Each block of rows draws from its own stream of a seed taken
+    /// from `generator`, so the masks do not depend on the thread count.
+    static func dropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, rows: Int, _ d: Int, rate: Float,
+                        generator: inout SeededGenerator, threads: Int = 1) {
+        guard rate > 0 else { mask.update(repeating: 1, count: rows * d); return }
+        let keep = 1 - rate, seed = generator.next()
+        let shared = UnsafeSendableBox((x, mask))
+        forRowBlocks(rows, threads: threads) { k, range in
+            let (x, mask) = shared.value
+            var g = SeededGenerator(seed: seed, stream: UInt64(k))
+            for i in (range.lowerBound * d)..<(range.upperBound * d) {
+                mask[i] = g.nextUnitFloat() < keep ? 1 / keep : 0
+                x[i] *= mask[i]
+            }
         }
     }
 
@@ -354,7 +421,11 @@ public struct SelfAttentionNetwork: Sendable {
     func lossAndGradient(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch bsz: Int,
                          workspace w: Workspace, gradient: inout [Float], dropout: Float,
                          generator: inout SeededGenerator, kernels: any Kernels) throws -> (loss: Double, count: Int) {
-        let d = dimension, steps = w.steps, n = bsz * steps, l = layout
+        let d = dimension, steps = tokens.count / max(1, bsz), n = bsz * steps, l = layout
+        guard steps <= w.steps, steps <= positions, steps * bsz == tokens.count, targets.count == tokens.count else {
+            throw LinearAlgebraError.dimensionMismatch(operation: "SelfAttentionNetwork.lossAndGradient",
+                                                       detail: "\(tokens.count) tokens for a batch of \(bsz) in a workspace of \(w.steps) steps")
+        }
         try forward(tokens, batch: bsz, w, dropout: dropout, generator: &generator, kernels: kernels)
         w.selected.removeAll(keepingCapacity: true)
         for r in 0..<n where targets[r] >= 0 { w.selected.append((r, Int(targets[r]))) }
@@ -393,10 +464,11 @@ public struct SelfAttentionNetwork: Sendable {
     /// Backpropagation from `w.dOut` (the loss's gradient at each final state) into every parameter.
     private func backward(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, _ w: Workspace, parameters p: UnsafePointer<Float>,
                           gradient g: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
-        let d = dimension, steps = w.steps, n = bsz * steps, l = layout, nd = n * d
+        let d = dimension, steps = tokens.count / max(1, bsz), n = bsz * steps, l = layout, nd = n * d, offset = positions - steps
+        let threads = kernels.threads
         let dx = w.dx, t1 = w.t1, t2 = w.t2
         Self.layerNormBackward(w.dOut, rows: n, d, gamma: p + l.lnfg.lowerBound, xhat: w.xhatf, rstd: w.rstdf, dx: dx,
-                               dGamma: g + l.lnfg.lowerBound, dBeta: g + l.lnfb.lowerBound, accumulate: false)
+                               dGamma: g + l.lnfg.lowerBound, dBeta: g + l.lnfb.lowerBound, accumulate: false, threads: threads)
         for index in stride(from: l.blocks.count - 1, through: 0, by: -1) {
             let b = l.blocks[index], s = w.blocks[index]
             // x₂ = x₁ + m₂ ∘ (relu · W₂ + b₂): dx holds dx₂, and becomes dx₁.
@@ -407,7 +479,7 @@ public struct SelfAttentionNetwork: Sendable {
             try linearBackward(t2, input: s.c, rows: n, weight: p + b.w1.lowerBound, inputs: d, outputs: d,
                                dWeight: g + b.w1.lowerBound, dBias: g + b.b1.lowerBound, dInput: t1, kernels: kernels)
             Self.layerNormBackward(t1, rows: n, d, gamma: p + b.ln2g.lowerBound, xhat: s.xhat2, rstd: s.rstd2, dx: dx,
-                                   dGamma: g + b.ln2g.lowerBound, dBeta: g + b.ln2b.lowerBound, accumulate: true)
+                                   dGamma: g + b.ln2g.lowerBound, dBeta: g + b.ln2b.lowerBound, accumulate: true, threads: threads)
             // x₁ = x + m₁ ∘ (heads · Wo + bo): dx becomes the block input's gradient.
             for i in 0..<nd { t1[i] = dx[i] * s.mask1[i] }
             try linearBackward(t1, input: s.heads, rows: n, weight: p + b.wo.lowerBound, inputs: d, outputs: d,
@@ -417,7 +489,7 @@ public struct SelfAttentionNetwork: Sendable {
             try linearBackward(w.dqkv, input: s.a, rows: n, weight: p + b.wqkv.lowerBound, inputs: d, outputs: 3 * d,
                                dWeight: g + b.wqkv.lowerBound, dBias: g + b.bqkv.lowerBound, dInput: t1, kernels: kernels)
             Self.layerNormBackward(t1, rows: n, d, gamma: p + b.ln1g.lowerBound, xhat: s.xhat1, rstd: s.rstd1, dx: dx,
-                                   dGamma: g + b.ln1g.lowerBound, dBeta: g + b.ln1b.lowerBound, accumulate: true)
+                                   dGamma: g + b.ln1g.lowerBound, dBeta: g + b.ln1b.lowerBound, accumulate: true, threads: threads)
         }
         // x₀ = m₀ ∘ (√d · E[token] + P[t]).
         let scale = Float(d).squareRoot()
@@ -425,7 +497,7 @@ public struct SelfAttentionNetwork: Sendable {
             let token = Int(tokens[r])
             guard token > 0 else { continue }
             let src = dx + r * d, m = w.mask0 + r * d
-            let e = g + l.embedding.lowerBound + token * d, pos = g + l.position.lowerBound + (r % steps) * d
+            let e = g + l.embedding.lowerBound + token * d, pos = g + l.position.lowerBound + (offset + r % steps) * d
             for j in 0..<d {
                 let v = src[j] * m[j]
                 e[j] += scale * v
@@ -442,36 +514,41 @@ public struct SelfAttentionNetwork: Sendable {
         let d = dimension, k = heads, dh = d / k
         let shared = UnsafeSendableBox((tokens, qkv, logSumExp, dHeads, dqkv, self))
         let inverseRoot = 1 / Float(dh).squareRoot()
-        try kernels.withSingleThreadedCalls { single in try Parallel.tryForEach(count: bsz * k, threads: kernels.threads) { pair in
+        try forEachPair(tokens, batch: bsz, steps: steps, scratchFloats: 2 * steps * steps, kernels: kernels) { b, head, start, a, single in
             let (tokens, qkv, logSumExp, dHeads, dqkv, net) = shared.value
-            let b = pair / k, head = pair % k
-            let base = qkv + b * steps * 3 * d + head * dh, dBase = dqkv + b * steps * 3 * d + head * dh
-            let a = UnsafeMutablePointer<Float>.allocate(capacity: 2 * steps * steps)
-            defer { a.deallocate() }
-            let da = a + steps * steps
-            try net.weights(tokens, sequence: b, head: head, steps: steps, qkv: qkv, logSumExp: logSumExp + pair * steps,
-                            computeLogSumExp: false, into: a, kernels: single)
-            let dO = MatrixView(base: dHeads + b * steps * d + head * dh, rows: steps, cols: dh, stride: d)
-            let aView = MatrixView(base: a, rows: steps, cols: steps, stride: steps)
-            // dA = dO · Vᵀ; dV = Aᵀ · dO.
-            try single.gemm(.none, .transposed, alpha: 1, dO, MatrixView(base: base + 2 * d, rows: steps, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: da, rows: steps, cols: steps, stride: steps))
-            try single.gemm(.transposed, .none, alpha: 1, aView, dO,
-                            beta: 0, MutableMatrixView(base: dBase + 2 * d, rows: steps, cols: dh, stride: 3 * d))
-            // Through the softmax: dS = A ∘ (dA − Σ_j A dA).
-            for i in 0..<steps {
-                let ar = a + i * steps, dr = da + i * steps
-                var dot: Float = 0
-                for j in 0..<steps { dot += ar[j] * dr[j] }
-                for j in 0..<steps { dr[j] = ar[j] * (dr[j] - dot) }
+            let n = steps - start
+            // Padding positions get no gradient.
+            for i in 0..<start {
+                let row = dqkv + (b * steps + i) * 3 * d + head * dh
+                for part in 0..<3 { (row + part * d).update(repeating: 0, count: dh) }
             }
-            let dS = MatrixView(base: da, rows: steps, cols: steps, stride: steps)
+            guard n > 0, let valid = tokens.baseAddress else { return }
+            let base = qkv + (b * steps + start) * 3 * d + head * dh, dBase = dqkv + (b * steps + start) * 3 * d + head * dh
+            let da = a + n * n
+            try net.weights(valid: valid + b * steps + start, qkv: base, count: n, logSumExp: logSumExp + (b * k + head) * steps + start,
+                            computeLogSumExp: false, into: a, kernels: single)
+            let dO = MatrixView(base: dHeads + (b * steps + start) * d + head * dh, rows: n, cols: dh, stride: d)
+            let aView = MatrixView(base: a, rows: n, cols: n, stride: n)
+            // dA = dO · Vᵀ; dV = Aᵀ · dO.
+            try single.gemm(.none, .transposed, alpha: 1, dO, MatrixView(base: base + 2 * d, rows: n, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: da, rows: n, cols: n, stride: n))
+            try single.gemm(.transposed, .none, alpha: 1, aView, dO,
+                            beta: 0, MutableMatrixView(base: dBase + 2 * d, rows: n, cols: dh, stride: 3 * d))
+            // Through the softmax: dS = A ∘ (dA − Σ_j A dA), over each row's causal prefix.
+            for i in 0..<n {
+                let ar = a + i * n, dr = da + i * n
+                var dot: Float = 0
+                for j in 0...i { dot += ar[j] * dr[j] }
+                for j in 0...i { dr[j] = ar[j] * (dr[j] - dot) }
+                (dr + i + 1).update(repeating: 0, count: n - i - 1)
+            }
+            let dS = MatrixView(base: da, rows: n, cols: n, stride: n)
             // dQ = dS · K / √dh; dK = dSᵀ · Q / √dh.
-            try single.gemm(.none, .none, alpha: inverseRoot, dS, MatrixView(base: base + d, rows: steps, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: dBase, rows: steps, cols: dh, stride: 3 * d))
-            try single.gemm(.transposed, .none, alpha: inverseRoot, dS, MatrixView(base: base, rows: steps, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: dBase + d, rows: steps, cols: dh, stride: 3 * d))
-        } }
+            try single.gemm(.none, .none, alpha: inverseRoot, dS, MatrixView(base: base + d, rows: n, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: dBase, rows: n, cols: dh, stride: 3 * d))
+            try single.gemm(.transposed, .none, alpha: inverseRoot, dS, MatrixView(base: base, rows: n, cols: dh, stride: 3 * d),
+                            beta: 0, MutableMatrixView(base: dBase + d, rows: n, cols: dh, stride: 3 * d))
+        }
     }
 }
 

@@ -42,9 +42,13 @@ public struct SequenceRecommender: Sendable {
         public var blocks: Int?
         /// SASRec: attention heads per block, dividing ``embedding`` (nil: 2).
         public var heads: Int?
-        /// Sampled softmax: movies drawn by popularity per batch as extra negatives beside the
-        /// batch's own targets (nil or 0: the full softmax over every movie). See ``NegativeSampling``.
+        /// Sampled softmax: movies drawn by popularity per batch as negatives shared by every
+        /// target (nil or 0: the full softmax over every movie). See ``NegativeSampling``.
         public var negatives: Int?
+        /// Sampled softmax: the batch's targets are negatives of every row too (nil: yes); false
+        /// scores each row's own target and the shared draws only — cheaper, as the batch's
+        /// targets no longer multiply the candidates (BENCHMARKS.md, "Sampled softmax and SASRec").
+        public var inBatchNegatives: Bool?
         /// How the learning rate moves over training (nil: constant).
         public var schedule: LearningRateSchedule?
         /// Users whose last movie is held out of training to score each epoch (nil or 0: none).
@@ -96,9 +100,10 @@ public struct SequenceRecommender: Sendable {
             }
         }
 
-        /// The output layer, for reports: "full softmax" or "sampled softmax, 1000 negatives".
+        /// The output layer, for reports: "full softmax", "sampled softmax, 1000 negatives" (and
+        /// " (no in-batch negatives)" without them).
         public var softmaxLabel: String {
-            (negatives ?? 0) > 0 ? "sampled softmax, \(negatives ?? 0) negatives" : "full softmax"
+            (negatives ?? 0) > 0 ? "sampled softmax, \(negatives ?? 0) negatives\(inBatchNegatives ?? true ? "" : " (no in-batch negatives)")" : "full softmax"
         }
 
         /// Checks sizes, rates and the early-stopping settings.
@@ -252,6 +257,10 @@ protocol SequenceNetwork: Sendable {
     func makeWorkspace(batch: Int, steps: Int) -> Workspace
     /// How many floats ``makeWorkspace(batch:steps:)`` allocates.
     func workspaceFloats(batch: Int, steps: Int) -> Int
+    /// Whether leading padding changes no output, so a batch may be cut to its longest window
+    /// (``lossAndGradient(tokens:targets:batch:workspace:gradient:dropout:generator:kernels:)``
+    /// then gets fewer steps per example than the workspace holds).
+    var ignoresLeadingPadding: Bool { get }
     /// The summed loss of one batch and its number of targets; the mean's gradient into `gradient`.
     func lossAndGradient(tokens: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>, batch: Int,
                          workspace: Workspace, gradient: inout [Float], dropout: Float,
@@ -261,6 +270,8 @@ protocol SequenceNetwork: Sendable {
 }
 
 extension NextMovieNetwork: SequenceNetwork {
+    /// The recurrence runs through the padding, so its state after it is not the initial one.
+    var ignoresLeadingPadding: Bool { false }
     func makeWorkspace(batch: Int, steps: Int) -> Workspace { Workspace(network: self, batch: batch, steps: steps) }
     func workspaceFloats(batch: Int, steps: Int) -> Int {
         let n = batch * steps
@@ -271,6 +282,8 @@ extension NextMovieNetwork: SequenceNetwork {
 extension NextMovieNetwork.Workspace: SequenceWorkspace {}
 
 extension SelfAttentionNetwork: SequenceNetwork {
+    /// Padding keys are masked and padding queries output zero.
+    var ignoresLeadingPadding: Bool { true }
     func makeWorkspace(batch: Int, steps: Int) -> Workspace { Workspace(network: self, batch: batch, steps: steps) }
     func workspaceFloats(batch: Int, steps: Int) -> Int {
         let n = batch * steps, d = dimension
@@ -348,7 +361,7 @@ enum SequenceTraining {
         let workspace = network.makeWorkspace(batch: batch, steps: steps)
         if let n = c.negatives, n > 0 {
             workspace.candidates = OutputCandidates(sampling: NegativeSampling(negatives: n, items: network.items, targets: examples.targets),
-                                                    seed: c.seed)
+                                                    inBatch: c.inBatchNegatives ?? true, seed: c.seed)
         }
         var adam = AdamOptimizer(parameterCount: network.parameters.count, learningRate: c.learningRate, clipNorm: c.clipNorm)
         var gradient = [Float](repeating: 0, count: network.parameters.count)
@@ -356,6 +369,10 @@ enum SequenceTraining {
         var dropout = SeededGenerator(seed: c.seed, stream: 2)
         var tokens = [Int32](repeating: 0, count: batch * steps), targets = [Int32](repeating: -1, count: batch * steps)
         let batches = (examples.count + batch - 1) / batch
+        // Each example's movies after its leading padding, when batches may be cut to their longest.
+        let lengths: [Int]? = network.ignoresLeadingPadding ? (0..<examples.count).map { e in
+            steps - (examples.tokens[(e * steps)..<((e + 1) * steps)].firstIndex { $0 != 0 }.map { $0 - e * steps } ?? steps)
+        } : nil
         var best: (ndcg: Double, parameters: [Float])?
         var stale = 0
         defer { if let best, c.patience != nil { network.parameters = best.parameters } }
@@ -363,19 +380,24 @@ enum SequenceTraining {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var order = Array(0..<examples.count)
             for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(shuffle.next() % UInt64(i + 1))) }
+            var batchOrder = Array(0..<batches)
+            if let lengths { bucket(&order, &batchOrder, lengths: lengths, batch: batch, generator: &shuffle) }
             var loss = 0.0, targetCount = 0
             for k in 0..<batches {
-                let members = order[(k * batch)..<min(order.count, (k + 1) * batch)]
+                let first = batchOrder[k] * batch
+                let members = order[first..<min(order.count, first + batch)]
+                // With inert leading padding, the batch keeps only the positions its longest window fills.
+                let width = lengths.map { l in max(1, members.map { l[$0] }.max() ?? steps) } ?? steps
                 for (slot, e) in members.enumerated() {
-                    for t in 0..<steps {
-                        tokens[slot * steps + t] = examples.tokens[e * steps + t]
-                        targets[slot * steps + t] = examples.targets[e * steps + t]
+                    for t in 0..<width {
+                        tokens[slot * width + t] = examples.tokens[e * steps + steps - width + t]
+                        targets[slot * width + t] = examples.targets[e * steps + steps - width + t]
                     }
                 }
                 let (l, n) = try tokens.withUnsafeBufferPointer { tb in
                     try targets.withUnsafeBufferPointer { gb in
-                        try network.lossAndGradient(tokens: UnsafeBufferPointer(rebasing: tb[0..<(members.count * steps)]),
-                                                    targets: UnsafeBufferPointer(rebasing: gb[0..<(members.count * steps)]),
+                        try network.lossAndGradient(tokens: UnsafeBufferPointer(rebasing: tb[0..<(members.count * width)]),
+                                                    targets: UnsafeBufferPointer(rebasing: gb[0..<(members.count * width)]),
                                                     batch: members.count, workspace: workspace, gradient: &gradient,
                                                     dropout: c.dropout, generator: &dropout, kernels: kernels)
                     }
@@ -402,6 +424,22 @@ enum SequenceTraining {
                 if stale >= patience { break }
             }
         }
+    }
+
+    /// Groups examples of similar length into batches, so batches cut to their longest window
+    /// carry little padding: each run of 64 batches' worth of the shuffled `order` is sorted by
+    /// length (longest first, ties in shuffled order), and `batchOrder` — which batch runs k-th —
+    /// is shuffled, so lengths still come in random order.
+    static func bucket(_ order: inout [Int], _ batchOrder: inout [Int], lengths: [Int], batch: Int, generator: inout SeededGenerator) {
+        let pool = 64 * batch
+        for start in stride(from: 0, to: order.count, by: pool) {
+            let range = start..<min(order.count, start + pool)
+            let sorted = order[range].enumerated().sorted { a, b in
+                lengths[a.element] != lengths[b.element] ? lengths[a.element] > lengths[b.element] : a.offset < b.offset
+            }
+            order.replaceSubrange(range, with: sorted.map(\.element))
+        }
+        for i in stride(from: batchOrder.count - 1, to: 0, by: -1) { batchOrder.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
     }
 
     /// Scores held-out next movies against every movie outside each history, in batches.
