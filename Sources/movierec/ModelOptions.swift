@@ -31,10 +31,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
     @Option(help: "rnn, sasrec, windows mode: movies between the ends of consecutive windows, each window predicting only those (rnn: default 19, or sequence length − 1 when shorter; sasrec: default sequence length − 1, windows overlapping by one movie, the most).")
     var windowStep: Int?
-    @Option(help: "rnn, sasrec: sampled softmax — movies drawn by popularity per batch as negatives shared by every target, with the log-Q correction (0: the full softmax over every movie).")
-    var negatives = 0
-    @Flag(inversion: .prefixedNo, help: "rnn, sasrec, with --negatives: the batch's targets are negatives of every target too (in-batch negatives, the default; --no-in-batch-negatives scores each target against its own column and the drawn negatives only, cheaper as the batch's targets no longer add columns).")
-    var inBatchNegatives = true
+    @Option(help: "rnn, sasrec: sampled softmax — movies drawn by popularity per batch as negatives shared by every target, with the log-Q correction (0: the full softmax over every movie; default 0 for rnn, 1000 for sasrec).")
+    var negatives: Int?
+    @Flag(inversion: .prefixedNo, help: "rnn, sasrec, sampled softmax: the batch's targets are negatives of every target too (in-batch negatives; default for rnn). --no-in-batch-negatives (default for sasrec) scores each target against its own column and the drawn negatives only, cheaper as the batch's targets no longer add columns.")
+    var inBatchNegatives: Bool?
     @Option(help: "rnn: embedding size (default 100); sasrec: model size d (default 64).") var embedding: Int?
     @Option(help: "sasrec: self-attention blocks.") var blocks = 2
     @Option(help: "sasrec: attention heads per block (must divide --embedding).") var heads = 2
@@ -85,8 +85,7 @@ struct ModelOptions: ParsableArguments {
         guard alpha >= 0, alpha.isFinite else { throw ValidationError("--alpha must be finite and not negative") }
         guard (0.5...5).contains(minRating) else { throw ValidationError("--min-rating must be a rating, 0.5 to 5") }
         guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
-        guard negatives >= 0 else { throw ValidationError("--negatives must not be negative (0: full softmax)") }
-        guard inBatchNegatives || negatives > 0 else { throw ValidationError("--no-in-batch-negatives needs --negatives N (the sampled softmax)") }
+        guard (negatives ?? 0) >= 0 else { throw ValidationError("--negatives must not be negative (0: full softmax)") }
         guard validationUsers >= 0 else { throw ValidationError("--validation-users must not be negative") }
         if let p = patience {
             guard p > 0 else { throw ValidationError("--patience must be positive") }
@@ -131,8 +130,11 @@ extension ModelOptions {
         if let sequenceLength { c.length = sequenceLength }
         c.mode = sequenceMode
         if let embedding { c.embedding = embedding }
-        c.negatives = negatives > 0 ? negatives : nil
-        c.inBatchNegatives = inBatchNegatives ? nil : false
+        if let negatives {
+            c.negatives = negatives > 0 ? negatives : nil
+            if negatives == 0 { c.inBatchNegatives = nil }
+        }
+        if let inBatchNegatives { c.inBatchNegatives = inBatchNegatives }
         if let dropout { c.dropout = dropout }
         if let batchSize { c.batchSize = batchSize }
         if let learningRate { c.learningRate = learningRate }

@@ -25,7 +25,8 @@ struct Train: ParsableCommand {
         --sequence-length 20 --batch-size 256 --learning-rate 0.001 --initialisation glorot), sasrec \
         (SASRec: causal self-attention blocks over windows of --sequence-length movies, every position \
         predicting the next; --blocks, --heads, --embedding is the model size). Both sequence models \
-        take --negatives N for sampled softmax (0: the full softmax).
+        take --negatives N for sampled softmax (0: the full softmax; rnn's default, where sasrec's is \
+        1000 negatives without in-batch negatives).
 
         Examples:
           movierec train --data data/ml-latest-small --model hybrid --out /tmp/hybrid.model

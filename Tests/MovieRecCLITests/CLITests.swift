@@ -242,8 +242,11 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: model + ".2"))
         let negatives = try run(["train", "--data", small.path, "--model", "sasrec", "--negatives", "-3", "--out", model + ".3"])
         #expect(negatives.status == 1 && negatives.stderr.contains("--negatives"), "\(negatives.stderr)")
-        let inBatch = try run(["train", "--data", small.path, "--model", "sasrec", "--no-in-batch-negatives", "--out", model + ".4"])
-        #expect(inBatch.status == 1 && inBatch.stderr.contains("--no-in-batch-negatives needs --negatives"), "\(inBatch.stderr)")
+        // The in-batch setting belongs to the sampled softmax: refused with the full softmax.
+        let inBatch = try run(["train", "--data", small.path, "--model", "sasrec", "--negatives", "0", "--in-batch-negatives", "--out", model + ".4"])
+        #expect(inBatch.status == 1 && inBatch.stderr.contains("in-batch negatives"), "\(inBatch.stderr)")
+        let rnn = try run(["train", "--data", small.path, "--model", "rnn", "--no-in-batch-negatives", "--out", model + ".5"])
+        #expect(rnn.status == 1 && rnn.stderr.contains("--negatives N"), "\(rnn.stderr)")
     }
 
     @Test("every registered model trains from the command line; evaluate --json comes from the library suite; no output over an input")
