@@ -109,6 +109,48 @@ struct SelfAttentionTests {
         }
     }
 
+    @Test("the causal products over tiles of 64 rows equal the plain products of the lower triangle, on both backends")
+    func causalTiles() throws {
+        let n = 150, k = 5
+        var g = SeededGenerator(seed: 4)
+        let a = (0..<(n * k)).map { _ in g.nextUnitFloat() - 0.5 }, b = (0..<(n * k)).map { _ in g.nextUnitFloat() - 0.5 }
+        // L: lower triangular, zero above the diagonal.
+        let l = (0..<(n * n)).map { i in i % n <= i / n ? g.nextUnitFloat() - 0.5 : 0 }
+        func dot(_ x: (Int) -> Float, _ y: (Int) -> Float, _ range: Range<Int>) -> Float { range.reduce(0) { $0 + x($1) * y($1) } }
+        for kernels in allKernels {
+            var s = [Float](repeating: 9, count: n * n), c = [Float](repeating: 0, count: n * k), ct = c
+            try a.withUnsafeBufferPointer { ap in
+                try b.withUnsafeBufferPointer { bp in
+                    try l.withUnsafeBufferPointer { lp in
+                        guard let ap = ap.baseAddress, let bp = bp.baseAddress, let lp = lp.baseAddress else { return }
+                        let av = MatrixView(base: ap, rows: n, cols: k, stride: k), bv = MatrixView(base: bp, rows: n, cols: k, stride: k)
+                        try s.withUnsafeMutableBufferPointer { sp in
+                            guard let sp = sp.baseAddress else { return }
+                            try SelfAttentionNetwork.lowerProduct(av, bv, alpha: 2, into: sp, kernels: kernels)
+                        }
+                        try c.withUnsafeMutableBufferPointer { cp in
+                            guard let cp = cp.baseAddress else { return }
+                            try SelfAttentionNetwork.lowerTimes(lp, count: n, alpha: 2, bv, into: MutableMatrixView(base: cp, rows: n, cols: k, stride: k), kernels: kernels)
+                        }
+                        try ct.withUnsafeMutableBufferPointer { cp in
+                            guard let cp = cp.baseAddress else { return }
+                            try SelfAttentionNetwork.lowerTransposedTimes(lp, count: n, alpha: 2, bv, into: MutableMatrixView(base: cp, rows: n, cols: k, stride: k), kernels: kernels)
+                        }
+                    }
+                }
+            }
+            var worst: Float = 0
+            for i in 0..<n {
+                for j in 0...i { worst = max(worst, abs(s[i * n + j] - 2 * dot({ a[i * k + $0] }, { b[j * k + $0] }, 0..<k))) }
+                for q in 0..<k {
+                    worst = max(worst, abs(c[i * k + q] - 2 * dot({ l[i * n + $0] }, { b[$0 * k + q] }, 0..<n)))
+                    worst = max(worst, abs(ct[i * k + q] - 2 * dot({ l[$0 * n + i] }, { b[$0 * k + q] }, 0..<n)))
+                }
+            }
+            #expect(worst < 1e-4, "\(kernels.backend): largest difference \(worst)")
+        }
+    }
+
     @Test("dropout masks do not depend on the thread count")
     func dropoutThreads() {
         var masks = [[Float]]()

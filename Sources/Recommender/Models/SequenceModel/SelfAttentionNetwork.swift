@@ -19,7 +19,8 @@ import LinearAlgebra
 /// dot product with `E[j]` (shared input/output embeddings). Attention per head is
 /// `softmax(Q Kᵀ / √(d/k)) V` over the keys at or before the query that are not padding, so a
 /// position never sees a later one; padding queries output zero. Backward mirrors it, the
-/// attention of each (sequence, head) in parallel.
+/// attention of each (sequence, head) in parallel, its leading padding skipped and its products
+/// in tiles of ``causalTile`` query rows against the keys up to each tile's last.
 public struct SelfAttentionNetwork: Sendable {
     public let items: Int
     public let dimension: Int
@@ -210,10 +211,9 @@ public struct SelfAttentionNetwork: Sendable {
                          logSumExp: UnsafeMutablePointer<Float>, computeLogSumExp: Bool, into s: UnsafeMutablePointer<Float>,
                          kernels single: any Kernels) throws {
         let d = dimension, dh = d / heads
-        try single.gemm(.none, .transposed, alpha: 1 / Float(dh).squareRoot(),
-                        MatrixView(base: base, rows: count, cols: dh, stride: 3 * d),
-                        MatrixView(base: base + d, rows: count, cols: dh, stride: 3 * d),
-                        beta: 0, MutableMatrixView(base: s, rows: count, cols: count, stride: count))
+        try Self.lowerProduct(MatrixView(base: base, rows: count, cols: dh, stride: 3 * d),
+                              MatrixView(base: base + d, rows: count, cols: dh, stride: 3 * d),
+                              alpha: 1 / Float(dh).squareRoot(), into: s, kernels: single)
         for i in 0..<count {
             let row = s + i * count
             guard valid[i] != 0 else { row.update(repeating: 0, count: count); continue }
@@ -237,6 +237,46 @@ public struct SelfAttentionNetwork: Sendable {
                 let inverse = 1 / sum
                 for j in 0...i { row[j] *= inverse }
             }
+        }
+    }
+
+    /// Rows per tile of the causal products: a tile of queries needs only the keys up to its last.
+    static let causalTile = 64
+
+    /// The lower triangle (and the diagonal tiles) of `alpha · A Bᵀ` for `count × k` matrices `A`,
+    /// `B` into `s` (count × count, stride count), one tile of rows at a time; what lies above the
+    /// diagonal tiles is left unwritten.
+    static func lowerProduct(_ a: MatrixView, _ b: MatrixView, alpha: Float, into s: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
+        let count = a.rows
+        for r0 in stride(from: 0, to: count, by: causalTile) {
+            let r1 = min(count, r0 + causalTile)
+            try kernels.gemm(.none, .transposed, alpha: alpha, MatrixView(base: a.base + r0 * a.stride, rows: r1 - r0, cols: a.cols, stride: a.stride),
+                             MatrixView(base: b.base, rows: r1, cols: b.cols, stride: b.stride),
+                             beta: 0, MutableMatrixView(base: s + r0 * count, rows: r1 - r0, cols: r1, stride: count))
+        }
+    }
+
+    /// `c = alpha · L · B` for a lower-triangular `L` (count × count, stride count; zero above the
+    /// diagonal within the diagonal tiles, never read beyond them) and `B` (count × k).
+    static func lowerTimes(_ l: UnsafePointer<Float>, count: Int, alpha: Float, _ b: MatrixView, into c: MutableMatrixView,
+                           kernels: any Kernels) throws {
+        for r0 in stride(from: 0, to: count, by: causalTile) {
+            let r1 = min(count, r0 + causalTile)
+            try kernels.gemm(.none, .none, alpha: alpha, MatrixView(base: l + r0 * count, rows: r1 - r0, cols: r1, stride: count),
+                             MatrixView(base: b.base, rows: r1, cols: b.cols, stride: b.stride),
+                             beta: 0, MutableMatrixView(base: c.base + r0 * c.stride, rows: r1 - r0, cols: c.cols, stride: c.stride))
+        }
+    }
+
+    /// `c = alpha · Lᵀ · B` for ``lowerTimes(_:count:alpha:_:into:kernels:)``'s `L`: the rows of a
+    /// tile of `c` take the rows of `L` and `B` from the tile's first on.
+    static func lowerTransposedTimes(_ l: UnsafePointer<Float>, count: Int, alpha: Float, _ b: MatrixView, into c: MutableMatrixView,
+                                     kernels: any Kernels) throws {
+        for c0 in stride(from: 0, to: count, by: causalTile) {
+            let c1 = min(count, c0 + causalTile)
+            try kernels.gemm(.transposed, .none, alpha: alpha, MatrixView(base: l + c0 * count + c0, rows: count - c0, cols: c1 - c0, stride: count),
+                             MatrixView(base: b.base + c0 * b.stride, rows: count - c0, cols: b.cols, stride: b.stride),
+                             beta: 0, MutableMatrixView(base: c.base + c0 * c.stride, rows: c1 - c0, cols: c.cols, stride: c.stride))
         }
     }
 
@@ -274,9 +314,8 @@ public struct SelfAttentionNetwork: Sendable {
             let base = qkv + (b * steps + start) * 3 * d + head * dh
             try net.weights(valid: valid + b * steps + start, qkv: base, count: n, logSumExp: logSumExp + (b * k + head) * steps + start,
                             computeLogSumExp: true, into: s, kernels: single)
-            try single.gemm(.none, .none, alpha: 1, MatrixView(base: s, rows: n, cols: n, stride: n),
-                            MatrixView(base: base + 2 * d, rows: n, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: outHead + start * d, rows: n, cols: dh, stride: d))
+            try SelfAttentionNetwork.lowerTimes(s, count: n, alpha: 1, MatrixView(base: base + 2 * d, rows: n, cols: dh, stride: 3 * d),
+                                                into: MutableMatrixView(base: outHead + start * d, rows: n, cols: dh, stride: d), kernels: single)
         }
     }
 
@@ -528,12 +567,11 @@ public struct SelfAttentionNetwork: Sendable {
             try net.weights(valid: valid + b * steps + start, qkv: base, count: n, logSumExp: logSumExp + (b * k + head) * steps + start,
                             computeLogSumExp: false, into: a, kernels: single)
             let dO = MatrixView(base: dHeads + (b * steps + start) * d + head * dh, rows: n, cols: dh, stride: d)
-            let aView = MatrixView(base: a, rows: n, cols: n, stride: n)
             // dA = dO · Vᵀ; dV = Aᵀ · dO.
-            try single.gemm(.none, .transposed, alpha: 1, dO, MatrixView(base: base + 2 * d, rows: n, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: da, rows: n, cols: n, stride: n))
-            try single.gemm(.transposed, .none, alpha: 1, aView, dO,
-                            beta: 0, MutableMatrixView(base: dBase + 2 * d, rows: n, cols: dh, stride: 3 * d))
+            try SelfAttentionNetwork.lowerProduct(dO, MatrixView(base: base + 2 * d, rows: n, cols: dh, stride: 3 * d), alpha: 1,
+                                                  into: da, kernels: single)
+            try SelfAttentionNetwork.lowerTransposedTimes(a, count: n, alpha: 1, dO,
+                                                          into: MutableMatrixView(base: dBase + 2 * d, rows: n, cols: dh, stride: 3 * d), kernels: single)
             // Through the softmax: dS = A ∘ (dA − Σ_j A dA), over each row's causal prefix.
             for i in 0..<n {
                 let ar = a + i * n, dr = da + i * n
@@ -542,12 +580,11 @@ public struct SelfAttentionNetwork: Sendable {
                 for j in 0...i { dr[j] = ar[j] * (dr[j] - dot) }
                 (dr + i + 1).update(repeating: 0, count: n - i - 1)
             }
-            let dS = MatrixView(base: da, rows: n, cols: n, stride: n)
             // dQ = dS · K / √dh; dK = dSᵀ · Q / √dh.
-            try single.gemm(.none, .none, alpha: inverseRoot, dS, MatrixView(base: base + d, rows: n, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: dBase, rows: n, cols: dh, stride: 3 * d))
-            try single.gemm(.transposed, .none, alpha: inverseRoot, dS, MatrixView(base: base, rows: n, cols: dh, stride: 3 * d),
-                            beta: 0, MutableMatrixView(base: dBase + d, rows: n, cols: dh, stride: 3 * d))
+            try SelfAttentionNetwork.lowerTimes(da, count: n, alpha: inverseRoot, MatrixView(base: base + d, rows: n, cols: dh, stride: 3 * d),
+                                                into: MutableMatrixView(base: dBase, rows: n, cols: dh, stride: 3 * d), kernels: single)
+            try SelfAttentionNetwork.lowerTransposedTimes(da, count: n, alpha: inverseRoot, MatrixView(base: base, rows: n, cols: dh, stride: 3 * d),
+                                                          into: MutableMatrixView(base: dBase + d, rows: n, cols: dh, stride: 3 * d), kernels: single)
         }
     }
 }

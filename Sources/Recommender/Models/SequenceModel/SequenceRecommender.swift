@@ -78,7 +78,7 @@ public struct SequenceRecommender: Sendable {
         /// for 40 epochs: a window of 200 holds ~200 targets, so an epoch has few batches, and
         /// self-attention needs many Adam steps (the original trains 200 epochs; BENCHMARKS.md,
         /// "The next-movie task"). Sampled softmax with 1,000 shared negatives and no in-batch
-        /// negatives: as accurate as the full softmax on ml-latest-small at a seventh of the time
+        /// negatives: as accurate as the full softmax on ml-latest-small in a third of the time
         /// (BENCHMARKS.md, "Sampled softmax and SASRec").
         public static var selfAttention: Configuration {
             var c = Configuration()
