@@ -31,6 +31,7 @@ struct SequenceModelTests {
         #expect(last.count == 1 && last.tokens == [5, 6] && last.targets == [-1, 6])
         let short = SequenceExamples(histories: [[4, 5]], length: 4, mode: .last)
         #expect(short.tokens == [0, 0, 5] && short.targets == [-1, -1, 5])
+        #expect(short.inputLengths == [1] && last.inputLengths == [2])
         // History 0…6 in windows of 3 movies from the end: [4 5 6], [2 3 4], [0 1 2]: every movie but the first is a target once.
         let windows = SequenceExamples(histories: [[0, 1, 2, 3, 4, 5, 6]], length: 3, mode: .windows)
         #expect(windows.tokens == [5, 6, 3, 4, 1, 2] && windows.targets == [5, 6, 3, 4, 1, 2])

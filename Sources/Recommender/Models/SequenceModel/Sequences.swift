@@ -50,6 +50,13 @@ public struct SequenceExamples: Sendable {
     public var count: Int { steps == 0 ? 0 : tokens.count / steps }
     /// Number of targets (≥ 0) over all examples.
     public var targetCount: Int { targets.lazy.filter { $0 >= 0 }.count }
+    /// Each example's input positions after its leading padding.
+    public var inputLengths: [Int] {
+        (0..<count).map { e in
+            let end = (e + 1) * steps
+            return end - (tokens[(e * steps)..<end].firstIndex { $0 != 0 } ?? end)
+        }
+    }
 
     /// Cuts examples of windows of `length` movies from `histories` (users with fewer than two movies give none).
     ///
