@@ -15,10 +15,9 @@ public protocol Kernels: Sendable {
     /// The same backend restricted to one thread per call, for use inside an outer parallel loop.
     func singleThreaded() -> any Kernels
 
-    /// Runs `body` — an outer parallel loop — with ``singleThreaded()`` kernels that are one
-    /// thread each for certain: OpenBLAS's thread count is process-wide, so its calls from
-    /// several threads at once would otherwise each spread over every core and spin against
-    /// each other. Use it around loops of many mid-sized calls (per-sequence attention).
+    /// Runs `body` — an outer parallel loop — with ``singleThreaded()`` kernels, whose every call
+    /// stays on the thread that makes it. Use it around loops of many mid-sized calls
+    /// (per-sequence attention, the LSTM's per-block recurrence).
     func withSingleThreadedCalls<T>(_ body: (any Kernels) throws -> T) rethrows -> T
 
     /// General matrix multiply: `C ← α·op(A)·op(B) + β·C`.

@@ -1,48 +1,34 @@
 #if OpenBLAS
 import CLinearAlgebra
-import Synchronization
 
-/// OpenBLAS's process-wide thread count, set under one lock: the count the latest kernels asked for,
-/// and the QR/SVD calls in progress, which need one thread throughout (``OpenBLASKernels/lapackSingleThreaded()``).
-/// Kernels created while such a call runs take effect when the last one ends, so a QR or SVD never
-/// sees its thread count change under it.
-private let openBLASThreads = Mutex<(requested: Int32, singleThreadedCalls: Int)>((1, 0))
+/// Sets OpenBLAS to one thread, once per process (see ``OpenBLASKernels``).
+private let openBLASSingleThreaded: Void = {
+    openblas_set_num_threads(1)
+    // Inputs are checked for NaN/∞ where it matters before LAPACK sees them; LAPACKE's own
+    // O(n²) scan of every small ALS system would cost more than the solve's bookkeeping.
+    LAPACKE_set_nancheck(0)
+}()
 
 /// The kernels on OpenBLAS (CBLAS, row-major calls) and LAPACKE.
 ///
-/// OpenBLAS's thread count is process-wide: creating these kernels sets it to `threads`. Results do not
-/// depend on it: every call's inner dimension is short enough that OpenBLAS never splits it, and the
-/// Cholesky factorization and inverse are blocked from such calls (``OpenBLASBlocked``). Small problems
-/// (the per-user solves of ALS) run single-threaded inside OpenBLAS, so they can be called from an
-/// outer ``Parallel`` loop through ``singleThreaded()``.
+/// OpenBLAS itself runs on one thread; these kernels spread each product over `threads` threads
+/// themselves, as single-threaded OpenBLAS calls on fixed blocks of the output (``OpenBLASBlocked``).
+/// The blocks depend on the shapes only, so results do not depend on the thread count — which
+/// OpenBLAS's own threading does not promise (its threaded and serial drivers round differently on
+/// some CPUs, even for short inner dimensions) — and no OpenBLAS worker waits spinning between
+/// calls while the caller's own parallel loops run. ``singleThreaded()`` kernels can be called
+/// from an outer ``Parallel`` loop.
 public struct OpenBLASKernels: Kernels {
     public var backend: Backend { .openblas }
     public let threads: Int
 
-    /// Kernels using `threads` OpenBLAS threads (sets OpenBLAS's process-wide thread count).
+    /// Kernels spreading each call over `threads` threads (OpenBLAS itself is set to one thread).
     public init(threads: Int = Parallel.cores) {
+        openBLASSingleThreaded
         self.threads = max(1, threads)
-        openBLASThreads.withLock { state in
-            state.requested = Int32(self.threads)
-            if state.singleThreadedCalls == 0 { openblas_set_num_threads(state.requested) }
-        }
-        // Inputs are checked for NaN/∞ where it matters before LAPACK sees them; LAPACKE's own
-        // O(n²) scan of every small ALS system would cost more than the solve's bookkeeping.
-        LAPACKE_set_nancheck(0)
     }
 
-    private init(keepingGlobalThreads threads: Int) {
-        self.threads = threads
-    }
-
-    public func singleThreaded() -> any Kernels { OpenBLASKernels(keepingGlobalThreads: 1) }
-
-    /// Sets OpenBLAS to one thread while `body` runs (as ``lapackSingleThreaded()`` does for QR and SVD).
-    public func withSingleThreadedCalls<T>(_ body: (any Kernels) throws -> T) rethrows -> T {
-        let restore = Self.lapackSingleThreaded()
-        defer { restore() }
-        return try body(singleThreaded())
-    }
+    public func singleThreaded() -> any Kernels { OpenBLASKernels(threads: 1) }
 
     public func gemm(_ transA: Transpose, _ transB: Transpose, alpha: Float, _ a: MatrixView, _ b: MatrixView,
                      beta: Float, _ c: MutableMatrixView) throws {
@@ -50,7 +36,7 @@ public struct OpenBLASKernels: Kernels {
         guard m > 0, n > 0 else { return }
         if k == 0 { c.scale(by: beta); return }
         try Self.checkInt32("gemm", m, n, k, a.stride, b.stride, c.stride)
-        OpenBLASBlocked.gemm(transA, transB, alpha: alpha, a, b, beta: beta, c, k: k)
+        OpenBLASBlocked.gemm(transA, transB, alpha: alpha, a, b, beta: beta, c, k: k, threads: threads)
     }
 
     public func gemv(_ trans: Transpose, alpha: Float, _ a: MatrixView, _ x: UnsafeBufferPointer<Float>,
@@ -71,7 +57,7 @@ public struct OpenBLASKernels: Kernels {
         guard n > 0 else { return }
         if k == 0 { c.scale(by: beta); return }
         try Self.checkInt32("syrk", n, k, a.stride, c.stride)
-        OpenBLASBlocked.syrkLower(trans, alpha: alpha, a, beta: beta, c, k: k)
+        OpenBLASBlocked.syrkLower(trans, alpha: alpha, a, beta: beta, c, k: k, threads: threads)
         c.mirrorLowerToUpper()
     }
 
@@ -100,7 +86,7 @@ public struct OpenBLASKernels: Kernels {
         let n = a.rows
         guard n > 0 else { return }
         try Self.checkInt32("choleskyFactor", n, a.stride)
-        try OpenBLASBlocked.choleskyLower(a)
+        try OpenBLASBlocked.choleskyLower(a, threads: threads)
         Self.zeroStrictUpper(a)
     }
 
@@ -115,9 +101,9 @@ public struct OpenBLASKernels: Kernels {
         let n = a.rows
         guard n > 0 else { return }
         try Self.checkInt32("choleskyInverse", n, a.stride)
-        try OpenBLASBlocked.choleskyLower(a)
+        try OpenBLASBlocked.choleskyLower(a, threads: threads)
         Self.zeroStrictUpper(a)
-        try OpenBLASBlocked.inverseFromCholesky(a)
+        try OpenBLASBlocked.inverseFromCholesky(a, threads: threads)
     }
 
     public func choleskySolve(factor: MatrixView, _ b: MutableMatrixView) throws {
@@ -146,8 +132,6 @@ public struct OpenBLASKernels: Kernels {
         try Self.checkInt32("orthonormalBasis", m, n)
         var q = a.copy()
         var tau = [Float](repeating: 0, count: n)
-        let restore = Self.lapackSingleThreaded()
-        defer { restore() }
         try q.withMutableView { qv in
             var info = LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), qv.base, Int32(qv.stride), &tau)
             guard info == 0 else { throw LinearAlgebraError.lapack(routine: "sgeqrf", info: Int(info)) }
@@ -170,8 +154,6 @@ public struct OpenBLASKernels: Kernels {
         // right factor Uᵀ (r×m, column-major) — which read row-major is U (m×r). No transposes needed.
         var work = a.copy()
         var s = [Float](repeating: 0, count: r)
-        let restore = Self.lapackSingleThreaded()
-        defer { restore() }
         var vt = Matrix(rows: r, cols: n)
         var u = Matrix(rows: m, cols: r)
         try work.withMutableView { wv in
@@ -189,28 +171,6 @@ public struct OpenBLASKernels: Kernels {
         var result = SVDResult(u: u, singularValues: s, vt: vt)
         result.normalizeSigns()
         return result
-    }
-
-    /// Sets OpenBLAS to one thread for a QR or SVD and returns the call that ends it. LAPACK's
-    /// threaded QR and SVD block their work by the thread count (their results would depend on it);
-    /// they only see thin matrices here (genres, genome sketches, weight initialisations), where one
-    /// thread is as fast. Concurrent QR/SVD calls and kernels created meanwhile are counted under
-    /// one lock: the last call to end restores the count the latest kernels asked for. Other calls
-    /// running meanwhile merely run on one thread, which changes no result.
-    static func lapackSingleThreaded() -> () -> Void {
-        openBLASThreads.withLock { state in
-            if state.singleThreadedCalls == 0 {
-                state.requested = openblas_get_num_threads()
-                openblas_set_num_threads(1)
-            }
-            state.singleThreadedCalls += 1
-        }
-        return {
-            openBLASThreads.withLock { state in
-                state.singleThreadedCalls -= 1
-                if state.singleThreadedCalls == 0 { openblas_set_num_threads(state.requested) }
-            }
-        }
     }
 
     private static func checkInt32(_ operation: String, _ values: Int...) throws {

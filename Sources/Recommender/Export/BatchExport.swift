@@ -66,8 +66,7 @@ public struct BatchExport: Sendable {
     /// Writes the recommendations of `users` (model indices; all users when nil), in that order.
     /// `progress(done, total)` is called after each block.
     ///
-    /// Each block is scored by the backend with all its threads (one multi-threaded GEMM: two
-    /// workers each calling OpenBLAS would oversubscribe its thread pool), then its rows are reduced
+    /// Each block is scored by the backend with all its threads (one multi-threaded GEMM), then its rows are reduced
     /// to their top K and formatted in parallel, one chunk of rows per core.
     /// - Complexity: O(users × items × (factors + log K)) for ALS; memory O(blockSize × items).
     @discardableResult
