@@ -73,11 +73,23 @@ struct OutputLayer {
             var first = 0
             while first < n {
                 let rows = min(chunkRows, n - first)
-                for k in 0..<rows {
-                    let src = states + selected[first + k].row * h, dst = gathered + k * h, mk = mask + (first + k) * h
-                    for j in 0..<h {
-                        mk[j] = dropout > 0 ? (generator.nextUnitFloat() < keep ? 1 / keep : 0) : 1
-                        dst[j] = src[j] * mk[j]
+                if dropout > 0 {
+                    // One stream in row order: the masks do not depend on the thread count.
+                    for k in 0..<rows {
+                        let src = states + selected[first + k].row * h, dst = gathered + k * h, mk = mask + (first + k) * h
+                        for j in 0..<h {
+                            mk[j] = generator.nextUnitFloat() < keep ? 1 / keep : 0
+                            dst[j] = src[j] * mk[j]
+                        }
+                    }
+                } else {
+                    let shared = UnsafeSendableBox((states, gathered, mask, selected, first))
+                    Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 64) { range in
+                        let (states, gathered, mask, selected, first) = shared.value
+                        for k in range {
+                            (gathered + k * h).update(from: states + selected[first + k].row * h, count: h)
+                            (mask + (first + k) * h).update(repeating: 1, count: h)
+                        }
                     }
                 }
                 let input = MatrixView(base: gathered, rows: rows, cols: h, stride: h)
@@ -140,9 +152,14 @@ struct OutputLayer {
                         biasGradient?[target] += dz
                     }
                 }
-                for k in 0..<rows {
-                    let mk = mask + (first + k) * h, src = dGathered + k * h, dst = stateGradient + selected[first + k].row * h
-                    for j in 0..<h { dst[j] += src[j] * mk[j] }
+                // Each selected row is a distinct state, so rows scatter in parallel.
+                let back = UnsafeSendableBox((mask, dGathered, stateGradient, selected, first))
+                Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 64) { range in
+                    let (mask, dGathered, stateGradient, selected, first) = back.value
+                    for k in range {
+                        let mk = mask + (first + k) * h, src = dGathered + k * h, dst = stateGradient + selected[first + k].row * h
+                        for j in 0..<h { dst[j] += src[j] * mk[j] }
+                    }
                 }
                 first += rows
             }

@@ -164,29 +164,33 @@ public struct SelfAttentionNetwork: Sendable {
             guard let p = pb.baseAddress else { return }
             let scale = Float(d).squareRoot()
             var x = w.blocks.first?.input ?? w.final
-            for r in 0..<n {
-                let token = Int(tokens[r]), row = x + r * d
-                guard token > 0 else { row.update(repeating: 0, count: d); continue }
-                let e = p + l.embedding.lowerBound + token * d, pos = p + l.position.lowerBound + (offset + r % steps) * d
-                for j in 0..<d { row[j] = scale * e[j] + pos[j] }
+            let input = UnsafeSendableBox((tokens, x, p + l.embedding.lowerBound, p + l.position.lowerBound))
+            Self.forRowBlocks(n, threads: threads) { _, range in
+                let (tokens, x, embedding, position) = input.value
+                for r in range {
+                    let token = Int(tokens[r]), row = x + r * d
+                    guard token > 0 else { row.update(repeating: 0, count: d); continue }
+                    let e = embedding + token * d, pos = position + (offset + r % steps) * d
+                    for j in 0..<d { row[j] = scale * e[j] + pos[j] }
+                }
             }
             Self.dropout(x, mask: w.mask0, rows: n, d, rate: dropout, generator: &generator, threads: threads)
             for (index, b) in l.blocks.enumerated() {
                 let s = w.blocks[index]
-                if s.input != x { s.input.update(from: x, count: n * d) }
+                if s.input != x { Self.elementwise(.copy, x, into: s.input, rows: n, d, threads: threads) }
                 Self.layerNorm(s.input, rows: n, d, gamma: p + b.ln1g.lowerBound, beta: p + b.ln1b.lowerBound, out: s.a, xhat: s.xhat1, rstd: s.rstd1, threads: threads)
                 try linear(s.a, rows: n, p + b.wqkv.lowerBound, p + b.bqkv.lowerBound, out: s.qkv, inputs: d, outputs: 3 * d, kernels: kernels)
                 try attention(tokens, batch: bsz, steps: steps, qkv: s.qkv, logSumExp: s.logSumExp, out: s.heads, kernels: kernels)
                 try linear(s.heads, rows: n, p + b.wo.lowerBound, p + b.bo.lowerBound, out: s.x1, inputs: d, outputs: d, kernels: kernels)
                 Self.dropout(s.x1, mask: s.mask1, rows: n, d, rate: dropout, generator: &generator, threads: threads)
-                for i in 0..<(n * d) { s.x1[i] += s.input[i] }
+                Self.elementwise(.add, s.input, into: s.x1, rows: n, d, threads: threads)
                 Self.layerNorm(s.x1, rows: n, d, gamma: p + b.ln2g.lowerBound, beta: p + b.ln2b.lowerBound, out: s.c, xhat: s.xhat2, rstd: s.rstd2, threads: threads)
                 try linear(s.c, rows: n, p + b.w1.lowerBound, p + b.b1.lowerBound, out: s.relu, inputs: d, outputs: d, kernels: kernels)
-                for i in 0..<(n * d) where s.relu[i] < 0 { s.relu[i] = 0 }
+                Self.elementwise(.relu, s.relu, into: s.relu, rows: n, d, threads: threads)
                 let next = index + 1 < w.blocks.count ? w.blocks[index + 1].input : w.final
                 try linear(s.relu, rows: n, p + b.w2.lowerBound, p + b.b2.lowerBound, out: next, inputs: d, outputs: d, kernels: kernels)
                 Self.dropout(next, mask: s.mask2, rows: n, d, rate: dropout, generator: &generator, threads: threads)
-                for i in 0..<(n * d) { next[i] += s.x1[i] }
+                Self.elementwise(.add, s.x1, into: next, rows: n, d, threads: threads)
                 x = next
             }
             Self.layerNorm(w.final, rows: n, d, gamma: p + l.lnfg.lowerBound, beta: p + l.lnfb.lowerBound, out: w.output, xhat: w.xhatf, rstd: w.rstdf, threads: threads)
@@ -196,7 +200,10 @@ public struct SelfAttentionNetwork: Sendable {
     /// `out = input · weight + bias` for `rows` rows.
     private func linear(_ input: UnsafePointer<Float>, rows: Int, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,
                         out: UnsafeMutablePointer<Float>, inputs: Int, outputs: Int, kernels: any Kernels) throws {
-        for r in 0..<rows { (out + r * outputs).update(from: bias, count: outputs) }
+        let shared = UnsafeSendableBox((out, bias))
+        Self.forRowBlocks(rows, threads: kernels.threads) { _, range in
+            for r in range { (shared.value.0 + r * outputs).update(from: shared.value.1, count: outputs) }
+        }
         try kernels.gemm(.none, .none, alpha: 1, MatrixView(base: input, rows: rows, cols: inputs, stride: inputs),
                          MatrixView(base: weight, rows: inputs, cols: outputs, stride: outputs),
                          beta: 1, MutableMatrixView(base: out, rows: rows, cols: outputs, stride: outputs))
@@ -281,7 +288,7 @@ public struct SelfAttentionNetwork: Sendable {
     }
 
     /// Runs `body(sequence, head, start, scratch)` for every (sequence, head) pair of a batch, in
-    /// parallel with OpenBLAS held to one thread per call; `start` is the sequence's first
+    /// parallel with single-threaded kernel calls; `start` is the sequence's first
     /// position after its leading padding, `scratch` room for `scratchFloats` floats, allocated
     /// once per run of pairs.
     private func forEachPair(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, steps: Int, scratchFloats: Int, kernels: any Kernels,
@@ -329,6 +336,42 @@ public struct SelfAttentionNetwork: Sendable {
         Parallel.forEach(count: blocks, threads: blocks > 1 ? threads : 1) { k in
             body(k, (k * rowBlock)..<min(rows, (k + 1) * rowBlock))
         }
+    }
+
+    /// The elementwise steps of the forward and backward passes: `out[i] ← op(out[i], x[i])`.
+    enum Elementwise { case copy, add, multiply, relu, zeroWhereNotPositive }
+
+    /// `out[i] ← op(out[i], x[i])` over `rows × d` floats (`.relu` reads `x` only;
+    /// `.zeroWhereNotPositive` zeroes `out[i]` where `x[i] ≤ 0`), blocks of rows in parallel.
+    static func elementwise(_ op: Elementwise, _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, _ d: Int,
+                            threads: Int) {
+        let shared = UnsafeSendableBox((x, out))
+        forRowBlocks(rows, threads: threads) { _, range in
+            let (x, out) = shared.value
+            let elements = (range.lowerBound * d)..<(range.upperBound * d)
+            switch op {
+            case .copy: (out + elements.lowerBound).update(from: x + elements.lowerBound, count: elements.count)
+            case .add: for i in elements { out[i] += x[i] }
+            case .multiply: for i in elements { out[i] *= x[i] }
+            case .relu: for i in elements { out[i] = max(x[i], 0) }
+            case .zeroWhereNotPositive: for i in elements where x[i] <= 0 { out[i] = 0 }
+            }
+        }
+    }
+
+    /// Adds the column sums of `rows × d` floats into `sums` (each block of rows summed apart,
+    /// then the blocks in order, so the result does not depend on the thread count).
+    static func sumRows(_ x: UnsafePointer<Float>, rows: Int, _ d: Int, into sums: UnsafeMutablePointer<Float>, threads: Int) {
+        let blocks = (rows + rowBlock - 1) / rowBlock
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: max(1, blocks * d))
+        defer { partial.deallocate() }
+        partial.initialize(repeating: 0, count: max(1, blocks * d))
+        let shared = UnsafeSendableBox((x, partial))
+        forRowBlocks(rows, threads: threads) { k, range in
+            let (x, partial) = shared.value
+            for r in range { VectorOps.axpy(1, x + r * d, partial + k * d, d) }
+        }
+        for k in 0..<blocks { VectorOps.axpy(1, partial + k * d, sums, d) }
     }
 
     /// Row-wise layer normalisation (ε = 1e-5, as PyTorch's): `out = γ ∘ x̂ + β`, keeping `x̂` and 1/σ.
@@ -495,7 +538,7 @@ public struct SelfAttentionNetwork: Sendable {
         let dyView = MatrixView(base: dy, rows: rows, cols: outputs, stride: outputs)
         try kernels.gemm(.transposed, .none, alpha: 1, MatrixView(base: input, rows: rows, cols: inputs, stride: inputs), dyView,
                          beta: 1, MutableMatrixView(base: dWeight, rows: inputs, cols: outputs, stride: outputs))
-        for r in 0..<rows { VectorOps.axpy(1, dy + r * outputs, dBias, outputs) }
+        Self.sumRows(dy, rows: rows, outputs, into: dBias, threads: kernels.threads)
         try kernels.gemm(.none, .transposed, alpha: 1, dyView, MatrixView(base: weight, rows: inputs, cols: outputs, stride: outputs),
                          beta: 0, MutableMatrixView(base: dInput, rows: rows, cols: inputs, stride: inputs))
     }
@@ -503,7 +546,7 @@ public struct SelfAttentionNetwork: Sendable {
     /// Backpropagation from `w.dOut` (the loss's gradient at each final state) into every parameter.
     private func backward(_ tokens: UnsafeBufferPointer<Int32>, batch bsz: Int, _ w: Workspace, parameters p: UnsafePointer<Float>,
                           gradient g: UnsafeMutablePointer<Float>, kernels: any Kernels) throws {
-        let d = dimension, steps = tokens.count / max(1, bsz), n = bsz * steps, l = layout, nd = n * d, offset = positions - steps
+        let d = dimension, steps = tokens.count / max(1, bsz), n = bsz * steps, l = layout, offset = positions - steps
         let threads = kernels.threads
         let dx = w.dx, t1 = w.t1, t2 = w.t2
         Self.layerNormBackward(w.dOut, rows: n, d, gamma: p + l.lnfg.lowerBound, xhat: w.xhatf, rstd: w.rstdf, dx: dx,
@@ -511,16 +554,18 @@ public struct SelfAttentionNetwork: Sendable {
         for index in stride(from: l.blocks.count - 1, through: 0, by: -1) {
             let b = l.blocks[index], s = w.blocks[index]
             // x₂ = x₁ + m₂ ∘ (relu · W₂ + b₂): dx holds dx₂, and becomes dx₁.
-            for i in 0..<nd { t1[i] = dx[i] * s.mask2[i] }
+            Self.elementwise(.copy, dx, into: t1, rows: n, d, threads: threads)
+            Self.elementwise(.multiply, s.mask2, into: t1, rows: n, d, threads: threads)
             try linearBackward(t1, input: s.relu, rows: n, weight: p + b.w2.lowerBound, inputs: d, outputs: d,
                                dWeight: g + b.w2.lowerBound, dBias: g + b.b2.lowerBound, dInput: t2, kernels: kernels)
-            for i in 0..<nd where s.relu[i] <= 0 { t2[i] = 0 }
+            Self.elementwise(.zeroWhereNotPositive, s.relu, into: t2, rows: n, d, threads: threads)
             try linearBackward(t2, input: s.c, rows: n, weight: p + b.w1.lowerBound, inputs: d, outputs: d,
                                dWeight: g + b.w1.lowerBound, dBias: g + b.b1.lowerBound, dInput: t1, kernels: kernels)
             Self.layerNormBackward(t1, rows: n, d, gamma: p + b.ln2g.lowerBound, xhat: s.xhat2, rstd: s.rstd2, dx: dx,
                                    dGamma: g + b.ln2g.lowerBound, dBeta: g + b.ln2b.lowerBound, accumulate: true, threads: threads)
             // x₁ = x + m₁ ∘ (heads · Wo + bo): dx becomes the block input's gradient.
-            for i in 0..<nd { t1[i] = dx[i] * s.mask1[i] }
+            Self.elementwise(.copy, dx, into: t1, rows: n, d, threads: threads)
+            Self.elementwise(.multiply, s.mask1, into: t1, rows: n, d, threads: threads)
             try linearBackward(t1, input: s.heads, rows: n, weight: p + b.wo.lowerBound, inputs: d, outputs: d,
                                dWeight: g + b.wo.lowerBound, dBias: g + b.bo.lowerBound, dInput: t2, kernels: kernels)
             try attentionBackward(tokens, batch: bsz, steps: steps, qkv: s.qkv, logSumExp: s.logSumExp, dHeads: t2, dqkv: w.dqkv,
