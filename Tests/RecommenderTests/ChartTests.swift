@@ -139,3 +139,30 @@ struct ReportTests {
         #expect(back.data?.histogram == report.data?.histogram)
     }
 }
+
+@Suite("the pipeline's report")
+struct PipelineReportTests {
+    @Test("a run's report carries the loss curve of each model fitted on an evaluation split's train part")
+    func evaluationCurves() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var generator = SyntheticMovieLens(preset: .small, seed: 3)
+        generator.includeGenome = false
+        _ = try generator.write(to: folder.appendingPathComponent("data"))
+        var pipeline = Pipeline()
+        pipeline.models = []
+        pipeline.sampleUsers = 0
+        var suite = EvaluationSuite()
+        suite.models = [EvaluationSuite.popularity, ImplicitALS.name]
+        suite.options.factors = 8
+        suite.options.iterations = 3
+        suite.ratingPrediction = false
+        suite.diversityTradeoff = []
+        pipeline.evaluations = [suite]
+        let result = try pipeline.run(data: folder.appendingPathComponent("data"), out: folder.appendingPathComponent("out"),
+                                      kernels: allKernels[0])
+        // No model was trained in the run itself: the one curve is ALS's on the temporal split's train part.
+        #expect(result.report.training.map(\.model) == ["als, temporal split's train part"])
+        #expect(result.report.training.first?.loss.count == 3 && result.report.training.first?.unit == "iteration")
+    }
+}

@@ -133,9 +133,18 @@ public struct Pipeline: Sendable {
         var reports = [EvaluationSuite.Report]()
         for suite in evaluations {
             progress(.stage("evaluate: \(suite.split.rawValue) split (\(suite.models.joined(separator: ", ")))"))
-            let report = try suite.run(on: input, kernels: kernels) { progress(.evaluation($0)) }
-            progress(.evaluated(report))
-            reports.append(report)
+            // Curves of the models fitted on the split's train part (ALS's iterations, the sequence
+            // models' epochs): the report's only ALS curve when the hybrid's CF part is EASE.
+            var recorders = [String: Report.CurveRecorder]()
+            let evaluation = try suite.run(on: input, kernels: kernels) { event in
+                if case .training(let model, let training) = event { recorders[model, default: .init()].record(training) }
+                progress(.evaluation(event))
+            }
+            for name in suite.models {
+                if let curve = recorders[name]?.curve(model: "\(name), \(suite.split.rawValue) split's train part") { report.training.append(curve) }
+            }
+            progress(.evaluated(evaluation))
+            reports.append(evaluation)
         }
 
         if sampleUsers > 0, let first = trained.first {
