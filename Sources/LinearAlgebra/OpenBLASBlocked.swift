@@ -16,7 +16,7 @@ enum OpenBLASBlocked {
     /// The block size of the blocked Cholesky factorization and inverse.
     static let block = 256
     /// Rows or columns of the output per parallel block of a product or triangular solve.
-    static let tile = 256
+    static let tile = 128
 
     /// Calls `body` with each block of ``tile`` of `0..<count`, on up to `threads` threads.
     static func forTiles(_ count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
