@@ -103,6 +103,17 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     /// The backends this build contains, OpenBLAS first when present.
     public static var available: [Backend] { allCases.filter(\.isAvailable) }
 
+    /// The kernel set OpenBLAS chose for this CPU ("Haswell", "SkylakeX", "Zen", …; nil without
+    /// OpenBLAS). A CPU newer than the OpenBLAS build gets a generic set ("Prescott": SSE3, several
+    /// times slower); the `OPENBLAS_CORETYPE` environment variable overrides the choice at start-up.
+    public static var openBLASCore: String? {
+        #if OpenBLAS
+        return OpenBLASKernels.coreName
+        #else
+        return nil
+        #endif
+    }
+
     /// OpenBLAS when compiled in, else pure Swift.
     public static var `default`: Backend { Backend.openblas.isAvailable ? .openblas : .swift }
 

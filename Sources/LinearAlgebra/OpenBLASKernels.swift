@@ -30,6 +30,9 @@ public struct OpenBLASKernels: Kernels {
 
     public func singleThreaded() -> any Kernels { OpenBLASKernels(threads: 1) }
 
+    /// The name of the kernel set OpenBLAS runs (see ``Backend/openBLASCore``).
+    static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
     public func gemm(_ transA: Transpose, _ transB: Transpose, alpha: Float, _ a: MatrixView, _ b: MatrixView,
                      beta: Float, _ c: MutableMatrixView) throws {
         let (m, n, k) = try ShapeCheck.gemm(transA, transB, a, b, c)

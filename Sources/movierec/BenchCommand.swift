@@ -56,16 +56,24 @@ struct BenchKernels: ParsableCommand {
         let accuracy = quick ? try KernelBenchmark.truncatedSVDAccuracy(m: 500, n: 100, rank: 10, backends: backends)
                              : try KernelBenchmark.truncatedSVDAccuracy(backends: backends)
         if json {
-            struct Report: Encodable { var kernels: [KernelBenchmark.Result]; var truncatedSVDAccuracy: KernelBenchmark.Accuracy }
+            struct Report: Encodable {
+                var kernels: [KernelBenchmark.Result]
+                var truncatedSVDAccuracy: KernelBenchmark.Accuracy
+                var openBLASCore: String?
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(Report(kernels: results, truncatedSVDAccuracy: accuracy)), as: UTF8.self))
+            print(String(decoding: try encoder.encode(Report(kernels: results, truncatedSVDAccuracy: accuracy, openBLASCore: Backend.openBLASCore)), as: UTF8.self))
             return
         }
         print(Self.table(results, backends: backends))
         let errors = accuracy.maxRelativeError.sorted { $0.key < $1.key }
             .map { "\($0.key) \(String(format: "%.1e", $0.value))" }.joined(separator: ", ")
         print("\ntruncated SVD r=\(accuracy.rank) of \(accuracy.size) vs full SVD (\(accuracy.reference)): max relative error of the top singular values: \(errors)")
+        if backends.contains(.openblas), let core = Backend.openBLASCore {
+            let chosen = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].map { "OPENBLAS_CORETYPE=\($0)" } ?? "chosen by OpenBLAS for this CPU"
+            print("OpenBLAS kernels: \(core) (\(chosen))")
+        }
     }
 
     static func table(_ results: [KernelBenchmark.Result], backends: [Backend]) -> String {

@@ -51,6 +51,17 @@ struct CLITests {
                    stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    @Test("bench kernels names the OpenBLAS kernel set it ran, in its table and its JSON")
+    func kernelsCore() throws {
+        #if OpenBLAS
+        let table = try run(["bench", "kernels", "--quick", "--quiet", "--backend", "openblas", "--min-time", "0"])
+        #expect(table.status == 0 && table.stdout.contains("OpenBLAS kernels: "), "\(table.stdout.suffix(300))")
+        let json = try run(["bench", "kernels", "--quick", "--quiet", "--backend", "openblas", "--min-time", "0", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect((report?["openBLASCore"] as? String).map { !$0.isEmpty } == true, "\(json.stdout.suffix(300))")
+        #endif
+    }
+
     @Test("info --json reports the bundled data's published counts")
     func info() throws {
         let r = try run(["info", "--data", "data/ml-latest-small", "--json"])
