@@ -251,5 +251,12 @@ struct SelfAttentionTests {
         var c = SequenceRecommender.Configuration.selfAttention
         c.heads = 5
         #expect(throws: RecommenderError.self) { try c.validate() }
+        // SASRec's option errors name SASRec, not the LSTM.
+        var options = TrainedModel.Options()
+        options.selfAttention = .selfAttention
+        options.selfAttention?.negatives = -1
+        #expect(throws: RecommenderError.invalidOptions(model: "sasrec", reason: "negatives must not be negative (0: full softmax)")) {
+            try SelfAttentionRecommender.validate(options)
+        }
     }
 }

@@ -44,11 +44,11 @@ public struct SelfAttentionRecommender: RecommenderModel {
         return SelfAttentionRecommender(configuration: c, network: network, recent: recent)
     }
 
-    public static func validate(_ options: TrainedModel.Options) throws { try configuration(options).validate() }
+    public static func validate(_ options: TrainedModel.Options) throws { try configuration(options).validate(model: name) }
 
     public static func decode(from archive: ModelArchive) throws -> SelfAttentionRecommender {
         let c = try archive.json("sasrec.configuration", as: SequenceRecommender.Configuration.self)
-        try c.validate()
+        try c.validate(model: name)
         let network: SelfAttentionNetwork
         do {
             network = try SelfAttentionNetwork(items: archive.items, dimension: c.embedding, blocks: c.blocks ?? 2, heads: c.heads ?? 2,

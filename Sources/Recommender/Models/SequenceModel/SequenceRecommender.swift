@@ -110,27 +110,28 @@ public struct SequenceRecommender: Sendable {
             (negatives ?? 0) > 0 ? "sampled softmax, \(negatives ?? 0) negatives\(inBatchNegatives ?? true ? "" : " (no in-batch negatives)")" : "full softmax"
         }
 
-        /// Checks sizes, rates and the early-stopping settings.
+        /// Checks sizes, rates and the early-stopping settings; errors name `model` (the registry
+        /// name of the network these settings are for).
         /// - Throws: ``RecommenderError/invalidOptions(model:reason:)``.
-        public func validate() throws {
+        public func validate(model: String = LSTMRecommender.name) throws {
             guard embedding > 0, hidden > 0, length >= 2, epochs >= 0, batchSize > 0, learningRate > 0, learningRate.isFinite,
                   (0..<1).contains(dropout), clipNorm >= 0, clipNorm.isFinite, (windowStep ?? 1) > 0 else {
-                throw RecommenderError.invalidOptions(model: "rnn", reason: "sizes, epochs and window step must be positive, length ≥ 2, dropout in [0, 1)")
+                throw RecommenderError.invalidOptions(model: model, reason: "sizes, epochs and window step must be positive, length ≥ 2, dropout in [0, 1)")
             }
             guard (blocks ?? 1) > 0, (heads ?? 1) > 0, embedding % (heads ?? 1) == 0 else {
-                throw RecommenderError.invalidOptions(model: "sasrec", reason: "blocks and heads must be positive, the embedding size a multiple of the heads")
+                throw RecommenderError.invalidOptions(model: model, reason: "blocks and heads must be positive, the embedding size a multiple of the heads")
             }
             guard (negatives ?? 0) >= 0 else {
-                throw RecommenderError.invalidOptions(model: "rnn", reason: "negatives must not be negative (0: full softmax)")
+                throw RecommenderError.invalidOptions(model: model, reason: "negatives must not be negative (0: full softmax)")
             }
             guard inBatchNegatives == nil || (negatives ?? 0) > 0 else {
-                throw RecommenderError.invalidOptions(model: "rnn", reason: "in-batch negatives (--[no-]in-batch-negatives) are a setting of the sampled softmax: give --negatives N")
+                throw RecommenderError.invalidOptions(model: model, reason: "in-batch negatives (--[no-]in-batch-negatives) are a setting of the sampled softmax: give --negatives N")
             }
             guard (validationUsers ?? 0) >= 0, (patience ?? 1) > 0 else {
-                throw RecommenderError.invalidOptions(model: "rnn", reason: "validation users must not be negative, patience must be positive")
+                throw RecommenderError.invalidOptions(model: model, reason: "validation users must not be negative, patience must be positive")
             }
             if patience != nil && (validationUsers ?? 0) == 0 {
-                throw RecommenderError.invalidOptions(model: "rnn", reason: "early stopping (patience) needs validation users")
+                throw RecommenderError.invalidOptions(model: model, reason: "early stopping (patience) needs validation users")
             }
         }
     }
