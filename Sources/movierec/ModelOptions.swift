@@ -35,6 +35,12 @@ struct ModelOptions: ParsableArguments {
     var negatives: Int?
     @Flag(inversion: .prefixedNo, help: "rnn, sasrec, sampled softmax: the batch's targets are negatives of every target too (in-batch negatives; default for rnn). --no-in-batch-negatives (default for sasrec) scores each target against its own column and the drawn negatives only, cheaper as the batch's targets no longer add columns.")
     var inBatchNegatives: Bool?
+    @Option(help: "rnn, sasrec, sampled softmax: each block of this many targets gets its own draw of --negatives (0: one draw per batch).")
+    var targetsPerDraw: Int?
+    @Option(help: "rnn, sasrec: the loss: softmax (cross-entropy, over the sampled candidates with --negatives) or gbce (gSASRec's calibrated binary cross-entropy over --negatives N uniform negatives; no in-batch negatives).")
+    var loss: SequenceRecommender.SequenceLoss?
+    @Option(name: .customLong("gbce-t"), help: "rnn, sasrec, --loss gbce: the calibration t in [0, 1] (0: plain binary cross-entropy; default 0.75).")
+    var gbceCalibration: Float?
     @Option(help: "rnn: embedding size (default 100); sasrec: model size d (default 64).") var embedding: Int?
     @Option(help: "sasrec: self-attention blocks.") var blocks = 2
     @Option(help: "sasrec: attention heads per block (must divide --embedding).") var heads = 2
@@ -86,6 +92,10 @@ struct ModelOptions: ParsableArguments {
         guard (0.5...5).contains(minRating) else { throw ValidationError("--min-rating must be a rating, 0.5 to 5") }
         guard cgSteps > 0 else { throw ValidationError("--cg-steps must be positive") }
         guard (negatives ?? 0) >= 0 else { throw ValidationError("--negatives must not be negative (0: full softmax)") }
+        guard (targetsPerDraw ?? 0) >= 0 else { throw ValidationError("--targets-per-draw must not be negative (0: one draw per batch)") }
+        if let t = gbceCalibration {
+            guard loss == .gbce, (0...1).contains(t) else { throw ValidationError("--gbce-t must be in [0, 1] and needs --loss gbce") }
+        }
         guard validationUsers >= 0 else { throw ValidationError("--validation-users must not be negative") }
         if let p = patience {
             guard p > 0 else { throw ValidationError("--patience must be positive") }
@@ -132,9 +142,15 @@ extension ModelOptions {
         if let embedding { c.embedding = embedding }
         if let negatives {
             c.negatives = negatives > 0 ? negatives : nil
-            if negatives == 0 { c.inBatchNegatives = nil }
+            if negatives == 0 { c.inBatchNegatives = nil; c.targetsPerDraw = nil }
         }
         if let inBatchNegatives { c.inBatchNegatives = inBatchNegatives }
+        if let loss {
+            c.loss = loss == .softmax ? nil : loss
+            if loss == .gbce && inBatchNegatives == nil { c.inBatchNegatives = nil }
+        }
+        if let gbceCalibration { c.gbceCalibration = gbceCalibration }
+        if let targetsPerDraw { c.targetsPerDraw = targetsPerDraw }
         if let dropout { c.dropout = dropout }
         if let batchSize { c.batchSize = batchSize }
         if let learningRate { c.learningRate = learningRate }
@@ -151,6 +167,7 @@ extension SequenceExamples.Mode: ExpressibleByArgument {}
 extension HybridFusionMode: ExpressibleByArgument {}
 extension HybridCollaborative: ExpressibleByArgument {}
 extension SequenceRecommender.LearningRateSchedule: ExpressibleByArgument {}
+extension SequenceRecommender.SequenceLoss: ExpressibleByArgument {}
 extension NextMovieNetwork.Initialisation: ExpressibleByArgument {}
 
 /// Which movies a list may hold and how diverse it is: `recommend` and `export`.

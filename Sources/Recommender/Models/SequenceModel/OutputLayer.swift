@@ -34,6 +34,27 @@ struct OutputLayer {
         }
     }
 
+    /// gBCE of one row of `n` logits whose target is column `positive` (a −∞ logit counts for
+    /// nothing): returns `β · softplus(−s_t) + Σ_{j ≠ t} softplus(s_j)` and leaves its gradient
+    /// times `scale` in the row.
+    static func binaryCrossEntropy(_ row: UnsafeMutablePointer<Float>, _ n: Int, positive: Int, beta: Float, scale: Float) -> Double {
+        // softplus(x) = log(1 + eˣ) = max(x, 0) + log1p(e^−|x|), and σ(x) = e^softplus(x)'s derivative.
+        @inline(__always) func softplus(_ x: Float) -> Float { max(x, 0) + log1p(exp(-abs(x))) }
+        @inline(__always) func sigmoid(_ x: Float) -> Float { x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)) }
+        var loss = 0.0
+        for j in 0..<n {
+            let s = row[j]
+            if j == positive {
+                loss += Double(beta * softplus(-s))
+                row[j] = -beta * sigmoid(-s) * scale
+            } else {
+                loss += Double(softplus(s))
+                row[j] = sigmoid(s) * scale
+            }
+        }
+        return loss
+    }
+
     /// Where the weight of `item` at hidden unit `r` lives, in either layout.
     @inline(__always) func index(_ r: Int, _ item: Int) -> Int {
         layout == .columns ? r * items + item : item * hidden + r
@@ -51,125 +72,138 @@ struct OutputLayer {
     /// (selected × hidden). With `candidates` each row's softmax runs over them (their
     /// log-Q-corrected copy of the weights, gathered here and scattered back at the end) and, when
     /// they do not hold it, the row's own target, scored from the layer's weights in one more
-    /// column; else over every movie. `logits` holds `chunkRows × items` floats.
+    /// column; else over every movie. Candidates with a gBCE `β` replace the softmax
+    /// cross-entropy by gBCE over the same columns. `logits` holds `chunkRows × items` floats.
     func loss(selected: [(row: Int, target: Int)], count: Int, states: UnsafePointer<Float>,
               stateGradient: UnsafeMutablePointer<Float>, dropout: Float, mask: UnsafeMutablePointer<Float>,
               generator: inout SeededGenerator, candidates: OutputCandidates?, logits: UnsafeMutablePointer<Float>,
               chunkRows: Int, kernels: any Kernels) throws -> Double {
         let n = selected.count, h = hidden
         guard n > 0 else { return 0 }
-        candidates?.prepare(targets: selected.lazy.map(\.target), layer: self)
         var total = 0.0
-        try withColumns(candidates) { wo, bo, dwo, dbo, m, transposed in
-            let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
-            let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
-            defer { gathered.deallocate(); dGathered.deallocate() }
-            let columns = candidates?.column
-            // A row whose target is not a candidate scores it in column m (−∞ in the other rows).
-            let extra = !(candidates?.holdsTargets ?? true), width = m + (extra ? 1 : 0)
-            let keep = 1 - dropout
-            // The weights as `hidden × m` (columns) or `m × hidden` (rows, multiplied transposed).
-            let woView = transposed ? MatrixView(base: wo, rows: m, cols: h, stride: h) : MatrixView(base: wo, rows: h, cols: m, stride: m)
-            var first = 0
-            while first < n {
-                let rows = min(chunkRows, n - first)
-                if dropout > 0 {
-                    // One stream in row order: the masks do not depend on the thread count.
-                    for k in 0..<rows {
-                        let src = states + selected[first + k].row * h, dst = gathered + k * h, mk = mask + (first + k) * h
-                        for j in 0..<h {
-                            mk[j] = generator.nextUnitFloat() < keep ? 1 / keep : 0
-                            dst[j] = src[j] * mk[j]
+        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
+        let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
+        defer { gathered.deallocate(); dGathered.deallocate() }
+        // Rows sharing one draw of candidates: all of them, or blocks of `rowsPerDraw` in order.
+        let block = candidates?.rowsPerDraw ?? n
+        var start = 0
+        while start < n {
+            let end = min(n, start + block)
+            candidates?.prepare(targets: selected[start..<end].lazy.map(\.target), layer: self)
+            try withColumns(candidates) { wo, bo, dwo, dbo, m, transposed in
+                let columns = candidates?.column
+                // A row whose target is not a candidate scores it in column m (−∞ in the other rows).
+                let extra = !(candidates?.holdsTargets ?? true), width = m + (extra ? 1 : 0)
+                let keep = 1 - dropout
+                // The weights as `hidden × m` (columns) or `m × hidden` (rows, multiplied transposed).
+                let woView = transposed ? MatrixView(base: wo, rows: m, cols: h, stride: h) : MatrixView(base: wo, rows: h, cols: m, stride: m)
+                var first = start
+                while first < end {
+                    let rows = min(chunkRows, end - first)
+                    if dropout > 0 {
+                        // One stream in row order: the masks do not depend on the thread count.
+                        for k in 0..<rows {
+                            let src = states + selected[first + k].row * h, dst = gathered + k * h, mk = mask + (first + k) * h
+                            for j in 0..<h {
+                                mk[j] = generator.nextUnitFloat() < keep ? 1 / keep : 0
+                                dst[j] = src[j] * mk[j]
+                            }
+                        }
+                    } else {
+                        let shared = UnsafeSendableBox((states, gathered, mask, selected, first))
+                        Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 64) { range in
+                            let (states, gathered, mask, selected, first) = shared.value
+                            for k in range {
+                                (gathered + k * h).update(from: states + selected[first + k].row * h, count: h)
+                                (mask + (first + k) * h).update(repeating: 1, count: h)
+                            }
                         }
                     }
-                } else {
-                    let shared = UnsafeSendableBox((states, gathered, mask, selected, first))
-                    Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 64) { range in
-                        let (states, gathered, mask, selected, first) = shared.value
+                    let input = MatrixView(base: gathered, rows: rows, cols: h, stride: h)
+                    let out = MutableMatrixView(base: logits, rows: rows, cols: m, stride: width)
+                    if let bo {
+                        for r in 0..<rows { (logits + r * width).update(from: bo, count: m) }
+                    }
+                    try kernels.gemm(.none, transposed ? .transposed : .none, alpha: 1, input, woView, beta: bo == nil ? 0 : 1, out)
+                    if extra, let columns, let c = candidates {
+                        for k in 0..<rows {
+                            let target = selected[first + k].target
+                            guard columns[target] < 0 else { logits[k * width + m] = -.infinity; continue }
+                            let x = gathered + k * h
+                            var z = (bias?[target] ?? 0) - c.logInclusion(target)
+                            for r in 0..<h { z += x[r] * weight(r, target) }
+                            logits[k * width + m] = z
+                        }
+                    }
+                    // Each row's loss, rows in parallel, and d loss / d logits / count in place: softmax
+                    // cross-entropy (p − onehot), or gBCE (σ(s_j) for a negative, −β σ(−s_t) for the target).
+                    let losses = UnsafeMutablePointer<Double>.allocate(capacity: rows)
+                    defer { losses.deallocate() }
+                    let shared = UnsafeSendableBox((logits, losses, selected, first, columns, candidates?.gbceBeta))
+                    Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 32) { range in
+                        let (logits, losses, selected, first, columns, beta) = shared.value
+                        let scale = 1 / Float(count)
                         for k in range {
-                            (gathered + k * h).update(from: states + selected[first + k].row * h, count: h)
-                            (mask + (first + k) * h).update(repeating: 1, count: h)
+                            let row = logits + k * width
+                            let target = selected[first + k].target
+                            let column = columns.map { $0[target] >= 0 ? Int($0[target]) : m } ?? target
+                            if let beta {
+                                losses[k] = Self.binaryCrossEntropy(row, width, positive: column, beta: beta, scale: scale)
+                                continue
+                            }
+                            let picked = row[column]
+                            let lse = VectorMath.softmax(row, width)
+                            losses[k] = Double(lse - picked)
+                            row[column] -= 1
+                            for j in 0..<width { row[j] *= scale }
                         }
                     }
-                }
-                let input = MatrixView(base: gathered, rows: rows, cols: h, stride: h)
-                let out = MutableMatrixView(base: logits, rows: rows, cols: m, stride: width)
-                if let bo {
-                    for r in 0..<rows { (logits + r * width).update(from: bo, count: m) }
-                }
-                try kernels.gemm(.none, transposed ? .transposed : .none, alpha: 1, input, woView, beta: bo == nil ? 0 : 1, out)
-                if extra, let columns, let c = candidates {
-                    for k in 0..<rows {
-                        let target = selected[first + k].target
-                        guard columns[target] < 0 else { logits[k * width + m] = -.infinity; continue }
-                        let x = gathered + k * h
-                        var z = (bias?[target] ?? 0) - c.logInclusion(target)
-                        for r in 0..<h { z += x[r] * weight(r, target) }
-                        logits[k * width + m] = z
+                    for k in 0..<rows { total += losses[k] }
+                    let dl = MatrixView(base: logits, rows: rows, cols: m, stride: width)
+                    // dW += inputᵀ · dlogits (or its transpose); dbias += column sums; dInput = dlogits · Wᵀ.
+                    if transposed {
+                        try kernels.gemm(.transposed, .none, alpha: 1, dl, input, beta: 1,
+                                         MutableMatrixView(base: dwo, rows: m, cols: h, stride: h))
+                    } else {
+                        try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
+                                         MutableMatrixView(base: dwo, rows: h, cols: m, stride: m))
                     }
-                }
-                // Softmax cross-entropy, rows in parallel; dlogits = (p − onehot) / count in place.
-                let losses = UnsafeMutablePointer<Double>.allocate(capacity: rows)
-                defer { losses.deallocate() }
-                let shared = UnsafeSendableBox((logits, losses, selected, first, columns))
-                Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 32) { range in
-                    let (logits, losses, selected, first, columns) = shared.value
-                    let scale = 1 / Float(count)
-                    for k in range {
-                        let row = logits + k * width
-                        let target = selected[first + k].target
-                        let column = columns.map { $0[target] >= 0 ? Int($0[target]) : m } ?? target
-                        let picked = row[column]
-                        let lse = VectorMath.softmax(row, width)
-                        losses[k] = Double(lse - picked)
-                        row[column] -= 1
-                        for j in 0..<width { row[j] *= scale }
-                    }
-                }
-                for k in 0..<rows { total += losses[k] }
-                let dl = MatrixView(base: logits, rows: rows, cols: m, stride: width)
-                // dW += inputᵀ · dlogits (or its transpose); dbias += column sums; dInput = dlogits · Wᵀ.
-                if transposed {
-                    try kernels.gemm(.transposed, .none, alpha: 1, dl, input, beta: 1,
-                                     MutableMatrixView(base: dwo, rows: m, cols: h, stride: h))
-                } else {
-                    try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
-                                     MutableMatrixView(base: dwo, rows: h, cols: m, stride: m))
-                }
-                if let dbo { for k in 0..<rows { VectorOps.axpy(1, logits + k * width, dbo, m) } }
-                try kernels.gemm(.none, transposed ? .none : .transposed, alpha: 1, dl, woView,
-                                 beta: 0, MutableMatrixView(base: dGathered, rows: rows, cols: h, stride: h))
-                if extra, let columns {
-                    // The own-target column's gradient goes straight into the layer's weights and bias.
-                    for k in 0..<rows {
-                        let target = selected[first + k].target
-                        guard columns[target] < 0 else { continue }
-                        let dz = logits[k * width + m], x = gathered + k * h, dx = dGathered + k * h
-                        for r in 0..<h {
-                            dx[r] += dz * weight(r, target)
-                            weightGradient[index(r, target)] += dz * x[r]
+                    if let dbo { for k in 0..<rows { VectorOps.axpy(1, logits + k * width, dbo, m) } }
+                    try kernels.gemm(.none, transposed ? .none : .transposed, alpha: 1, dl, woView,
+                                     beta: 0, MutableMatrixView(base: dGathered, rows: rows, cols: h, stride: h))
+                    if extra, let columns {
+                        // The own-target column's gradient goes straight into the layer's weights and bias.
+                        for k in 0..<rows {
+                            let target = selected[first + k].target
+                            guard columns[target] < 0 else { continue }
+                            let dz = logits[k * width + m], x = gathered + k * h, dx = dGathered + k * h
+                            for r in 0..<h {
+                                dx[r] += dz * weight(r, target)
+                                weightGradient[index(r, target)] += dz * x[r]
+                            }
+                            biasGradient?[target] += dz
                         }
-                        biasGradient?[target] += dz
                     }
-                }
-                // Each selected row is a distinct state, so rows scatter in parallel.
-                let back = UnsafeSendableBox((mask, dGathered, stateGradient, selected, first))
-                Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 64) { range in
-                    let (mask, dGathered, stateGradient, selected, first) = back.value
-                    for k in range {
-                        let mk = mask + (first + k) * h, src = dGathered + k * h, dst = stateGradient + selected[first + k].row * h
-                        for j in 0..<h { dst[j] += src[j] * mk[j] }
+                    // Each selected row is a distinct state, so rows scatter in parallel.
+                    let back = UnsafeSendableBox((mask, dGathered, stateGradient, selected, first))
+                    Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 64) { range in
+                        let (mask, dGathered, stateGradient, selected, first) = back.value
+                        for k in range {
+                            let mk = mask + (first + k) * h, src = dGathered + k * h, dst = stateGradient + selected[first + k].row * h
+                            for j in 0..<h { dst[j] += src[j] * mk[j] }
+                        }
                     }
+                    first += rows
                 }
-                first += rows
             }
+            candidates?.scatter(layer: self)
+            start = end
         }
-        candidates?.scatter(layer: self)
         return total
     }
 
     /// Calls `body` with the weights the softmax runs over — the layer itself, or the candidates'
-    /// gathered `hidden × m` copy with its bias — their gradients, `m` and whether they are
+    /// gathered copy in the same layout, with its bias — their gradients, `m` and whether they are
     /// stored `m × hidden`.
     private func withColumns(_ candidates: OutputCandidates?,
                              _ body: (UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutablePointer<Float>,
@@ -182,7 +216,7 @@ struct OutputLayer {
                 try c.weightGradient.withUnsafeMutableBufferPointer { dw in
                     try c.biasGradient.withUnsafeMutableBufferPointer { db in
                         guard let w = w.baseAddress, let b = b.baseAddress, let dw = dw.baseAddress, let db = db.baseAddress else { return }
-                        try body(w, b, dw, db, c.items.count, false)
+                        try body(w, b, dw, db, c.items.count, layout == .rows)
                     }
                 }
             }

@@ -32,7 +32,8 @@ public struct NegativeSampling: Sendable {
     /// Running sums of ``probabilities`` (the last is 1), for drawing by binary search.
     let cumulative: [Double]
 
-    /// Popularity over `items` movies from how often each is a target in `targets` (−1: none).
+    /// Popularity over `items` movies from how often each is a target in `targets` (−1: none);
+    /// no targets give every movie the same chance (gBCE's uniform negatives).
     public init(negatives: Int, items: Int, targets: some Sequence<Int32>) {
         var counts = [Double](repeating: 1, count: items)
         for t in targets where t >= 0 && Int(t) < items { counts[Int(t)] += 1 }
@@ -72,6 +73,12 @@ final class OutputCandidates {
     /// Whether the batch's targets join the shared candidates (each row then scores every
     /// target of the batch); else each row scores its own target and the drawn negatives.
     let inBatch: Bool
+    /// gBCE's `β` (``SequenceRecommender/SequenceLoss/gbce``): the candidates are then scored by
+    /// gBCE, uncorrected; nil: the sampled softmax with the log-Q correction.
+    let gbceBeta: Float?
+    /// Targets sharing one draw: each block of this many rows gets fresh candidates (nil: the
+    /// whole batch shares one draw).
+    let rowsPerDraw: Int?
     var generator: SeededGenerator
     /// The candidates' item indices.
     var items = [Int32]()
@@ -79,12 +86,16 @@ final class OutputCandidates {
     private(set) var draws = 0
     /// `column[item]`: the item's column among the candidates, or −1.
     var column: [Int32]
-    /// H × |C| output weights of the candidates, their biases less `log Q`, and the gradients of both.
+    /// The candidates' output weights in the layer's layout (`hidden × |C|` for
+    /// ``OutputLayer/Layout/columns``, `|C| × hidden` for rows), their biases less `log Q`, and the
+    /// gradients of both.
     var weights = [Float](), bias = [Float](), weightGradient = [Float](), biasGradient = [Float]()
 
-    init(sampling: NegativeSampling, inBatch: Bool, seed: UInt64) {
+    init(sampling: NegativeSampling, inBatch: Bool, seed: UInt64, gbceBeta: Float? = nil, rowsPerDraw: Int? = nil) {
         self.sampling = sampling
         self.inBatch = inBatch
+        self.gbceBeta = gbceBeta
+        self.rowsPerDraw = rowsPerDraw.map { max(1, $0) }
         generator = SeededGenerator(seed: seed, stream: 4)
         column = [Int32](repeating: -1, count: sampling.probabilities.count)
     }
@@ -93,10 +104,16 @@ final class OutputCandidates {
     /// they cover the catalogue), so no row needs its own target scored apart.
     var holdsTargets: Bool { inBatch || sampling.coversCatalogue }
 
-    /// `log Q` of `item` for this batch's draws.
+    /// `log Q` of `item` for this batch's draws (0 under gBCE, which takes no correction).
     func logInclusion(_ item: Int) -> Float {
-        sampling.coversCatalogue ? 0 : sampling.logInclusion(item, draws: draws)
+        guard !sampling.coversCatalogue, gbceBeta == nil else { return 0 }
+        // Without in-batch negatives every draw is of `negatives` movies: log Q is computed once per movie.
+        if inBatch { return sampling.logInclusion(item, draws: draws) }
+        if logQ.isEmpty { logQ = (0..<sampling.probabilities.count).map { sampling.logInclusion($0, draws: sampling.negatives) } }
+        return logQ[item]
     }
+    /// `log Q` of every movie for `negatives` draws, filled on first use without in-batch negatives.
+    private var logQ = [Float]()
 
     /// Draws this batch's candidates for `targets` (item indices) and gathers their weights from
     /// `layer` into `hidden × |C|` with their biases less `log Q`.
@@ -116,27 +133,49 @@ final class OutputCandidates {
         }
         let m = items.count, h = layer.hidden
         draws = (inBatch ? targets.count : 0) + sampling.negatives
-        weights.removeAll(keepingCapacity: true)
-        weights.reserveCapacity(h * m)
-        for r in 0..<h {
-            for c in items { weights.append(layer.weight(r, Int(c))) }
+        Self.zero(&weights, h * m)
+        weights.withUnsafeMutableBufferPointer { w in
+            guard let w = w.baseAddress else { return }
+            switch layer.layout {
+            case .rows:
+                for (c, item) in items.enumerated() { (w + c * h).update(from: layer.weights + Int(item) * h, count: h) }
+            case .columns:
+                for r in 0..<h {
+                    let src = layer.weights + r * layer.items, dst = w + r * m
+                    for (c, item) in items.enumerated() { dst[c] = src[Int(item)] }
+                }
+            }
         }
         bias.removeAll(keepingCapacity: true)
         for c in items { bias.append((layer.bias?[Int(c)] ?? 0) - logInclusion(Int(c))) }
-        weightGradient.removeAll(keepingCapacity: true)
-        weightGradient.append(contentsOf: repeatElement(0, count: h * m))
-        biasGradient.removeAll(keepingCapacity: true)
-        biasGradient.append(contentsOf: repeatElement(0, count: m))
+        Self.zero(&weightGradient, h * m)
+        Self.zero(&biasGradient, m)
+    }
+
+    /// Makes `buffer` `count` zeros, keeping its storage.
+    private static func zero(_ buffer: inout [Float], _ count: Int) {
+        if buffer.count != count {
+            buffer.removeAll(keepingCapacity: true)
+            buffer.append(contentsOf: repeatElement(0, count: count))
+        } else {
+            buffer.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
     }
 
     /// Adds the candidates' gradients into `layer`'s weight and bias gradients.
     func scatter(layer: OutputLayer) {
         let m = items.count, h = layer.hidden, v = layer.items
         let dw = layer.weightGradient
-        for r in 0..<h {
-            for (c, item) in items.enumerated() {
-                let i = Int(item)
-                dw[layer.layout == .columns ? r * v + i : i * h + r] += weightGradient[r * m + c]
+        weightGradient.withUnsafeBufferPointer { g in
+            guard let g = g.baseAddress else { return }
+            switch layer.layout {
+            case .rows:
+                for (c, item) in items.enumerated() { VectorOps.axpy(1, g + c * h, dw + Int(item) * h, h) }
+            case .columns:
+                for r in 0..<h {
+                    let src = g + r * m, dst = dw + r * v
+                    for (c, item) in items.enumerated() { dst[Int(item)] += src[c] }
+                }
             }
         }
         if let db = layer.biasGradient {

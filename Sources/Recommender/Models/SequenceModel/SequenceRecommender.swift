@@ -49,6 +49,14 @@ public struct SequenceRecommender: Sendable {
         /// scores each row's own target and the shared draws only — cheaper, as the batch's
         /// targets no longer multiply the candidates (BENCHMARKS.md, "Sampled softmax and SASRec").
         public var inBatchNegatives: Bool?
+        /// Sampled negatives: each block of this many targets (in batch order) gets its own draw
+        /// of ``negatives`` (nil or 0: the whole batch shares one draw). More draws per batch show
+        /// the model more negatives for the same cost per target.
+        public var targetsPerDraw: Int?
+        /// What the output layer minimises (nil: ``SequenceLoss/softmax``).
+        public var loss: SequenceLoss?
+        /// gBCE's calibration `t` in [0, 1] (nil: 0.75, gSASRec's). See ``SequenceLoss/gbce``.
+        public var gbceCalibration: Float?
         /// How the learning rate moves over training (nil: constant).
         public var schedule: LearningRateSchedule?
         /// Users whose last movie is held out of training to score each epoch (nil or 0: none).
@@ -96,6 +104,9 @@ public struct SequenceRecommender: Sendable {
             return c
         }
 
+        /// Targets per draw of negatives, nil for one draw per batch.
+        var drawBlock: Int? { (targetsPerDraw ?? 0) > 0 ? targetsPerDraw : nil }
+
         /// How examples are cut, for reports: "windows of 50 every 19" or "last of 20".
         public var examplesLabel: String {
             switch mode {
@@ -105,9 +116,13 @@ public struct SequenceRecommender: Sendable {
         }
 
         /// The output layer, for reports: "full softmax", "sampled softmax, 1000 negatives" (and
-        /// " (no in-batch negatives)" without them).
+        /// " (no in-batch negatives)" without them), "gBCE, 256 uniform negatives, t = 0.75".
         public var softmaxLabel: String {
-            (negatives ?? 0) > 0 ? "sampled softmax, \(negatives ?? 0) negatives\(inBatchNegatives ?? true ? "" : " (no in-batch negatives)")" : "full softmax"
+            let every = drawBlock.map { ", drawn per \($0) targets" } ?? ""
+            if loss == .gbce {
+                return "gBCE, \(negatives ?? 0) uniform negatives\(every), t = \(gbceCalibration ?? SequenceLoss.defaultCalibration)"
+            }
+            return (negatives ?? 0) > 0 ? "sampled softmax, \(negatives ?? 0) negatives\(every)\(inBatchNegatives ?? true ? "" : " (no in-batch negatives)")" : "full softmax"
         }
 
         /// Checks sizes, rates and the early-stopping settings; errors name `model` (the registry
@@ -124,8 +139,21 @@ public struct SequenceRecommender: Sendable {
             guard (negatives ?? 0) >= 0 else {
                 throw RecommenderError.invalidOptions(model: model, reason: "negatives must not be negative (0: full softmax)")
             }
+            guard (targetsPerDraw ?? 0) >= 0, (targetsPerDraw ?? 0) == 0 || (negatives ?? 0) > 0 else {
+                throw RecommenderError.invalidOptions(model: model, reason: "targets per draw (--targets-per-draw) must not be negative and needs --negatives N")
+            }
             guard inBatchNegatives == nil || (negatives ?? 0) > 0 else {
                 throw RecommenderError.invalidOptions(model: model, reason: "in-batch negatives (--[no-]in-batch-negatives) are a setting of the sampled softmax: give --negatives N")
+            }
+            if loss == .gbce {
+                guard (negatives ?? 0) > 0, inBatchNegatives != true else {
+                    throw RecommenderError.invalidOptions(model: model, reason: "gBCE (--loss gbce) scores each target against its own sampled negatives: give --negatives N, without in-batch negatives")
+                }
+            }
+            if let t = gbceCalibration {
+                guard loss == .gbce, (0...1).contains(t) else {
+                    throw RecommenderError.invalidOptions(model: model, reason: "the gBCE calibration (--gbce-t) must be in [0, 1] and needs --loss gbce")
+                }
             }
             guard (validationUsers ?? 0) >= 0, (patience ?? 1) > 0 else {
                 throw RecommenderError.invalidOptions(model: model, reason: "validation users must not be negative, patience must be positive")
@@ -133,6 +161,34 @@ public struct SequenceRecommender: Sendable {
             if patience != nil && (validationUsers ?? 0) == 0 {
                 throw RecommenderError.invalidOptions(model: model, reason: "early stopping (patience) needs validation users")
             }
+        }
+    }
+
+    /// What a sequence model's output layer minimises for each target.
+    public enum SequenceLoss: String, Sendable, Codable, Hashable, CaseIterable {
+        /// Cross-entropy of the softmax over every movie, or over the sampled candidates with the
+        /// log-Q correction (``NegativeSampling``).
+        case softmax
+        /// gSASRec's generalised binary cross-entropy (Petrov & Macdonald, RecSys 2023): with `N`
+        /// negatives drawn uniformly per batch and shared by every target, a target `t` costs
+        ///
+        ///     −β · log σ(s_t) − Σ_{j ∈ negatives, j ≠ t} log(1 − σ(s_j))
+        ///
+        /// with `β = α (t_c (1 − 1/α) + 1/α)`, `α = N / (V − 1)` the sampling rate and `t_c` the
+        /// calibration (``Configuration/gbceCalibration``): `t_c = 0` is plain BCE, `t_c = 1` makes
+        /// the sigmoid of a score estimate the probability under the full softmax. Cheap like any
+        /// sampled loss (`N + 1` dot products per target), without the overconfidence BCE learns
+        /// from few negatives.
+        case gbce
+
+        /// gSASRec's calibration `t`, the default.
+        public static let defaultCalibration: Float = 0.75
+
+        /// gBCE's `β` for `negatives` uniform negatives over `items` movies and calibration `t`.
+        public static func gbceBeta(negatives: Int, items: Int, calibration t: Float) -> Float {
+            let alpha = min(1, Double(negatives) / Double(max(1, items - 1)))
+            guard alpha > 0 else { return 1 }
+            return Float(alpha * (Double(t) * (1 - 1 / alpha) + 1 / alpha))
         }
     }
 
@@ -368,8 +424,15 @@ enum SequenceTraining {
         }
         let workspace = network.makeWorkspace(batch: batch, steps: steps)
         if let n = c.negatives, n > 0 {
-            workspace.candidates = OutputCandidates(sampling: NegativeSampling(negatives: n, items: network.items, targets: examples.targets),
-                                                    inBatch: c.inBatchNegatives ?? true, seed: c.seed)
+            if c.loss == .gbce {
+                // gSASRec's negatives: uniform draws, no log-Q correction, β from the sampling rate.
+                let beta = SequenceRecommender.SequenceLoss.gbceBeta(negatives: n, items: network.items, calibration: c.gbceCalibration ?? SequenceRecommender.SequenceLoss.defaultCalibration)
+                workspace.candidates = OutputCandidates(sampling: NegativeSampling(negatives: n, items: network.items, targets: []),
+                                                        inBatch: false, seed: c.seed, gbceBeta: beta, rowsPerDraw: c.drawBlock)
+            } else {
+                workspace.candidates = OutputCandidates(sampling: NegativeSampling(negatives: n, items: network.items, targets: examples.targets),
+                                                        inBatch: c.inBatchNegatives ?? true, seed: c.seed, rowsPerDraw: c.drawBlock)
+            }
         }
         var adam = AdamOptimizer(parameterCount: network.parameters.count, learningRate: c.learningRate, clipNorm: c.clipNorm)
         var gradient = [Float](repeating: 0, count: network.parameters.count)
