@@ -5,7 +5,7 @@ import Foundation
 /// Every random choice in MovieRec takes a seed and draws from this generator, so the same seed
 /// gives the same output on every machine and with either kernel backend.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var s0, s1, s2, s3: UInt64
+    @usableFromInline var s0, s1, s2, s3: UInt64
 
     /// A generator whose whole stream is determined by `seed`.
     public init(seed: UInt64) {
@@ -25,7 +25,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         self.init(seed: seed ^ (index &* 0xD1B5_4A32_D192_ED03) &+ 0x632B_E59B_D9B4_E019)
     }
 
-    public mutating func next() -> UInt64 {
+    @inlinable public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
         s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3

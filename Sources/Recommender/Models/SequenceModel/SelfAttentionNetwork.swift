@@ -441,18 +441,28 @@ public struct SelfAttentionNetwork: Sendable {
 
     /// Inverted dropout in place over `rows × d` floats (masks of 1/(1 − rate) or 0 into `mask`);
     /// rate 0 sets the mask to 1. Each block of rows draws from its own stream of a seed taken
-    /// from `generator`, so the masks do not depend on the thread count.
+    /// from `generator`, so the masks do not depend on the thread count; each 64-bit draw decides
+    /// two entries, one per 32-bit half (kept when the half is below (1 − rate) · 2³²).
     static func dropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, rows: Int, _ d: Int, rate: Float,
                         generator: inout SeededGenerator, threads: Int = 1) {
         guard rate > 0 else { mask.update(repeating: 1, count: rows * d); return }
         let keep = 1 - rate, seed = generator.next()
+        let threshold = UInt64((Double(keep) * 4_294_967_296).rounded()), scale = 1 / keep
         let shared = UnsafeSendableBox((x, mask))
         forRowBlocks(rows, threads: threads) { k, range in
             let (x, mask) = shared.value
             var g = SeededGenerator(seed: seed, stream: UInt64(k))
-            for i in (range.lowerBound * d)..<(range.upperBound * d) {
-                mask[i] = g.nextUnitFloat() < keep ? 1 / keep : 0
+            var i = range.lowerBound * d
+            let end = range.upperBound * d
+            while i < end {
+                let bits = g.next()
+                mask[i] = bits & 0xFFFF_FFFF < threshold ? scale : 0
                 x[i] *= mask[i]
+                if i + 1 < end {
+                    mask[i + 1] = bits >> 32 < threshold ? scale : 0
+                    x[i + 1] *= mask[i + 1]
+                }
+                i += 2
             }
         }
     }
