@@ -15,11 +15,6 @@ public protocol Kernels: Sendable {
     /// The same backend restricted to one thread per call, for use inside an outer parallel loop.
     func singleThreaded() -> any Kernels
 
-    /// Runs `body` — an outer parallel loop — with ``singleThreaded()`` kernels, whose every call
-    /// stays on the thread that makes it. Use it around loops of many mid-sized calls
-    /// (per-sequence attention, the LSTM's per-block recurrence).
-    func withSingleThreadedCalls<T>(_ body: (any Kernels) throws -> T) rethrows -> T
-
     /// General matrix multiply: `C ← α·op(A)·op(B) + β·C`.
     ///
     /// `op(A)` is `m × k`, `op(B)` is `k × n`, `C` is `m × n`; `k == 0` scales `C` by `β`.
@@ -214,6 +209,9 @@ enum ShapeCheck {
 // MARK: - Conveniences on whole matrices
 
 extension Kernels {
+    /// Runs `body` — an outer parallel loop — with ``singleThreaded()`` kernels, whose every call
+    /// stays on the thread that makes it. Use it around loops of many mid-sized calls
+    /// (per-sequence attention, the LSTM's per-block recurrence).
     public func withSingleThreadedCalls<T>(_ body: (any Kernels) throws -> T) rethrows -> T { try body(singleThreaded()) }
 
     /// `op(A)·op(B)` as a new matrix.

@@ -359,6 +359,16 @@ public struct SelfAttentionNetwork: Sendable {
         }
     }
 
+    /// `out[i] ← a[i] · b[i]` over `rows × d` floats, blocks of rows in parallel.
+    static func product(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int, _ d: Int,
+                        threads: Int) {
+        let shared = UnsafeSendableBox((a, b, out))
+        forRowBlocks(rows, threads: threads) { _, range in
+            let (a, b, out) = shared.value
+            for i in (range.lowerBound * d)..<(range.upperBound * d) { out[i] = a[i] * b[i] }
+        }
+    }
+
     /// Adds the column sums of `rows × d` floats into `sums` (each block of rows summed apart,
     /// then the blocks in order, so the result does not depend on the thread count).
     static func sumRows(_ x: UnsafePointer<Float>, rows: Int, _ d: Int, into sums: UnsafeMutablePointer<Float>, threads: Int) {
@@ -564,8 +574,7 @@ public struct SelfAttentionNetwork: Sendable {
         for index in stride(from: l.blocks.count - 1, through: 0, by: -1) {
             let b = l.blocks[index], s = w.blocks[index]
             // x₂ = x₁ + m₂ ∘ (relu · W₂ + b₂): dx holds dx₂, and becomes dx₁.
-            Self.elementwise(.copy, dx, into: t1, rows: n, d, threads: threads)
-            Self.elementwise(.multiply, s.mask2, into: t1, rows: n, d, threads: threads)
+            Self.product(dx, s.mask2, into: t1, rows: n, d, threads: threads)
             try linearBackward(t1, input: s.relu, rows: n, weight: p + b.w2.lowerBound, inputs: d, outputs: d,
                                dWeight: g + b.w2.lowerBound, dBias: g + b.b2.lowerBound, dInput: t2, kernels: kernels)
             Self.elementwise(.zeroWhereNotPositive, s.relu, into: t2, rows: n, d, threads: threads)
@@ -574,8 +583,7 @@ public struct SelfAttentionNetwork: Sendable {
             Self.layerNormBackward(t1, rows: n, d, gamma: p + b.ln2g.lowerBound, xhat: s.xhat2, rstd: s.rstd2, dx: dx,
                                    dGamma: g + b.ln2g.lowerBound, dBeta: g + b.ln2b.lowerBound, accumulate: true, threads: threads)
             // x₁ = x + m₁ ∘ (heads · Wo + bo): dx becomes the block input's gradient.
-            Self.elementwise(.copy, dx, into: t1, rows: n, d, threads: threads)
-            Self.elementwise(.multiply, s.mask1, into: t1, rows: n, d, threads: threads)
+            Self.product(dx, s.mask1, into: t1, rows: n, d, threads: threads)
             try linearBackward(t1, input: s.heads, rows: n, weight: p + b.wo.lowerBound, inputs: d, outputs: d,
                                dWeight: g + b.wo.lowerBound, dBias: g + b.bo.lowerBound, dInput: t2, kernels: kernels)
             try attentionBackward(tokens, batch: bsz, steps: steps, qkv: s.qkv, logSumExp: s.logSumExp, dHeads: t2, dqkv: w.dqkv,
