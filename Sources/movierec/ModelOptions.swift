@@ -31,11 +31,11 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "rnn: windows (every position of every window) or last (each user's last window only).") var sequenceMode: SequenceExamples.Mode = .windows
     @Option(help: "rnn, sasrec, windows mode: movies between the ends of consecutive windows, each window predicting only those (rnn: default 19, or sequence length − 1 when shorter; sasrec: default sequence length − 1, windows overlapping by one movie, the most).")
     var windowStep: Int?
-    @Option(help: "rnn, sasrec: sampled softmax — movies drawn by popularity per batch as negatives shared by every target, with the log-Q correction (0: the full softmax over every movie; default 0 for rnn, 1000 for sasrec).")
+    @Option(help: "rnn, sasrec: sampled softmax — movies drawn by popularity per batch as negatives shared by every target, with the log-Q correction (0: the full softmax over every movie; default 0 for rnn, 256 for sasrec).")
     var negatives: Int?
     @Flag(inversion: .prefixedNo, help: "rnn, sasrec, sampled softmax: the batch's targets are negatives of every target too (in-batch negatives; default for rnn). --no-in-batch-negatives (default for sasrec) scores each target against its own column and the drawn negatives only, cheaper as the batch's targets no longer add columns.")
     var inBatchNegatives: Bool?
-    @Option(help: "rnn, sasrec, sampled softmax: each block of this many targets gets its own draw of --negatives (0: one draw per batch).")
+    @Option(help: "rnn, sasrec, sampled softmax: each block of this many targets gets its own draw of --negatives (0: one draw per batch; default 0 for rnn, 64 for sasrec).")
     var targetsPerDraw: Int?
     @Option(help: "rnn, sasrec: the loss: softmax (cross-entropy, over the sampled candidates with --negatives) or gbce (gSASRec's calibrated binary cross-entropy over --negatives N uniform negatives; no in-batch negatives).")
     var loss: SequenceRecommender.SequenceLoss?

@@ -26,7 +26,7 @@ struct Train: ParsableCommand {
         (SASRec: causal self-attention blocks over windows of --sequence-length movies, every position \
         predicting the next; --blocks, --heads, --embedding is the model size). Both sequence models \
         take --negatives N for sampled softmax (0: the full softmax; rnn's default, where sasrec's is \
-        1000 negatives without in-batch negatives).
+        256 negatives drawn afresh for every 64 targets, without in-batch negatives).
 
         Examples:
           movierec train --data data/ml-latest-small --model hybrid --out /tmp/hybrid.model

@@ -244,7 +244,11 @@ struct CLITests {
         let t = try run(["train", "--data", small.path, "--model", "sasrec", "--embedding", "16", "--sequence-length", "30", "--epochs", "2",
                          "--negatives", "50", "--validation-users", "20", "--batch-size", "16", "--out", model])
         #expect(t.status == 0, "\(t.stderr)")
-        #expect(t.stderr.contains("SASRec sequences") && t.stderr.contains("sampled softmax, 50 negatives"), "\(t.stderr)")
+        #expect(t.stderr.contains("SASRec sequences") && t.stderr.contains("sampled softmax, 50 negatives, drawn per 64 targets"), "\(t.stderr)")
+        // gBCE scores each target against its own draws: in-batch negatives are refused before training.
+        let gbce = try run(["train", "--data", small.path, "--model", "sasrec", "--loss", "gbce", "--in-batch-negatives", "--out", model + ".gbce"])
+        #expect(gbce.status != 0 && gbce.stderr.contains("gBCE") && !gbce.stderr.contains("epoch 1"), "\(gbce.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: model + ".gbce"))
         #expect(t.stderr.contains("epoch 2/2") && t.stderr.contains("validation loss"), "\(t.stderr)")
         let r = try run(["recommend", "--model", model, "--user", "1", "-k", "5"])
         #expect(r.status == 0 && r.stdout.contains("SASRec"), "\(r.stdout)\(r.stderr)")

@@ -16,8 +16,9 @@ struct SelfAttentionTests {
     }
 
     static func loss(_ net: SelfAttentionNetwork, _ tokens: [Int32], _ targets: [Int32], negatives: Int? = nil, dropout: Float = 0,
-                     kernels: any Kernels) throws -> (loss: Double, gradient: [Float]) {
-        let r = try SampledSoftmaxTests.lossAndGradient(net, tokens, targets, batch: 2, negatives: negatives, dropout: dropout, kernels: kernels)
+                     rowsPerDraw: Int? = nil, kernels: any Kernels) throws -> (loss: Double, gradient: [Float]) {
+        let r = try SampledSoftmaxTests.lossAndGradient(net, tokens, targets, batch: 2, negatives: negatives, dropout: dropout,
+                                                        rowsPerDraw: rowsPerDraw, kernels: kernels)
         return (r.loss, r.gradient)
     }
 
@@ -32,12 +33,12 @@ struct SelfAttentionTests {
         return out + [("lnfγ", l.lnfg), ("lnfβ", l.lnfb)]
     }
 
-    @Test("backpropagation matches finite differences for every tensor, on both backends, full and sampled softmax, with dropout")
+    @Test("backpropagation matches finite differences for every tensor, on both backends, full and sampled softmax (one draw, and a draw per 3 targets), with dropout")
     func gradientCheck() throws {
         for kernels in allKernels {
-            for (negatives, dropout) in [(nil, Float(0)), (3, 0), (nil, 0.3)] as [(Int?, Float)] {
+            for (negatives, dropout, perDraw) in [(nil, Float(0), nil), (3, 0, nil), (3, 0, 3), (nil, 0.3, nil)] as [(Int?, Float, Int?)] {
                 let (net, tokens, targets) = try Self.tiny(kernels: kernels)
-                let (_, gradient) = try Self.loss(net, tokens, targets, negatives: negatives, dropout: dropout, kernels: kernels)
+                let (_, gradient) = try Self.loss(net, tokens, targets, negatives: negatives, dropout: dropout, rowsPerDraw: perDraw, kernels: kernels)
                 #expect(gradient[0..<net.dimension].allSatisfy { $0 == 0 }, "the padding row gets no gradient")
                 for (name, range) in Self.tensors(net) {
                     var largest = 0.0
@@ -46,12 +47,12 @@ struct SelfAttentionTests {
                         let h: Float = 1e-3
                         plus.parameters[i] += h
                         minus.parameters[i] -= h
-                        let numeric = (try Self.loss(plus, tokens, targets, negatives: negatives, dropout: dropout, kernels: kernels).loss
-                                       - Self.loss(minus, tokens, targets, negatives: negatives, dropout: dropout, kernels: kernels).loss) / Double(2 * h)
+                        let numeric = (try Self.loss(plus, tokens, targets, negatives: negatives, dropout: dropout, rowsPerDraw: perDraw, kernels: kernels).loss
+                                       - Self.loss(minus, tokens, targets, negatives: negatives, dropout: dropout, rowsPerDraw: perDraw, kernels: kernels).loss) / Double(2 * h)
                         let analytic = Double(gradient[i])
                         largest = max(largest, abs(analytic))
                         #expect(abs(numeric - analytic) <= 2e-3 + 3e-2 * abs(numeric),
-                                "\(kernels.backend) \(name) [\(i - range.lowerBound)], negatives \(negatives ?? 0), dropout \(dropout): numeric \(numeric), analytic \(analytic)")
+                                "\(kernels.backend) \(name) [\(i - range.lowerBound)], negatives \(negatives ?? 0) per \(perDraw ?? 0), dropout \(dropout): numeric \(numeric), analytic \(analytic)")
                     }
                     #expect(largest > 0, "\(name) gets a gradient")
                 }

@@ -34,6 +34,18 @@ struct OutputLayer {
         }
     }
 
+    /// The loss of one row of `n` logits whose target is column `target` — softmax cross-entropy,
+    /// or gBCE with `gbceBeta` — leaving its gradient times `scale` in the row.
+    @inline(__always)
+    static func rowLoss(_ row: UnsafeMutablePointer<Float>, _ n: Int, target: Int, gbceBeta: Float?, scale: Float) -> Double {
+        if let gbceBeta { return binaryCrossEntropy(row, n, positive: target, beta: gbceBeta, scale: scale) }
+        let picked = row[target]
+        let lse = VectorMath.softmax(row, n)
+        row[target] -= 1
+        for j in 0..<n { row[j] *= scale }
+        return Double(lse - picked)
+    }
+
     /// gBCE of one row of `n` logits whose target is column `positive` (a −∞ logit counts for
     /// nothing): returns `β · softplus(−s_t) + Σ_{j ≠ t} softplus(s_j)` and leaves its gradient
     /// times `scale` in the row.
@@ -80,6 +92,10 @@ struct OutputLayer {
               chunkRows: Int, kernels: any Kernels) throws -> Double {
         let n = selected.count, h = hidden
         guard n > 0 else { return 0 }
+        if let c = candidates, let block = c.rowsPerDraw, block <= chunkRows, dropout == 0, !c.holdsTargets {
+            return try lossInBlocks(selected: selected, count: count, states: states, stateGradient: stateGradient, mask: mask,
+                                    candidates: c, block: block, kernels: kernels)
+        }
         var total = 0.0
         let gathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
         let dGathered = UnsafeMutablePointer<Float>.allocate(capacity: min(n, chunkRows) * h)
@@ -147,15 +163,7 @@ struct OutputLayer {
                             let row = logits + k * width
                             let target = selected[first + k].target
                             let column = columns.map { $0[target] >= 0 ? Int($0[target]) : m } ?? target
-                            if let beta {
-                                losses[k] = Self.binaryCrossEntropy(row, width, positive: column, beta: beta, scale: scale)
-                                continue
-                            }
-                            let picked = row[column]
-                            let lse = VectorMath.softmax(row, width)
-                            losses[k] = Double(lse - picked)
-                            row[column] -= 1
-                            for j in 0..<width { row[j] *= scale }
+                            losses[k] = Self.rowLoss(row, width, target: column, gbceBeta: beta, scale: scale)
                         }
                     }
                     for k in 0..<rows { total += losses[k] }
@@ -200,6 +208,115 @@ struct OutputLayer {
             start = end
         }
         return total
+    }
+
+    /// ``loss(selected:count:states:stateGradient:dropout:mask:generator:candidates:logits:chunkRows:kernels:)``
+    /// without dropout, each block of `block` rows with its own draw of negatives: the draws are
+    /// made in block order first, then the blocks run in parallel (each on one thread, its
+    /// candidates' gradients in its own buffer), then the gradients go into the layer's in block
+    /// order — the same sums in the same order as one block after another.
+    private func lossInBlocks(selected: [(row: Int, target: Int)], count: Int, states: UnsafePointer<Float>,
+                              stateGradient: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>,
+                              candidates c: OutputCandidates, block: Int, kernels: any Kernels) throws -> Double {
+        let n = selected.count, h = hidden
+        let draws = c.drawBlocks(targets: selected.map(\.target), rowsPerBlock: block, layer: self)
+        // Each block's candidate gradients (weights, then biases) at its offset in one buffer.
+        var offsets = [Int](), size = 0
+        for d in draws { offsets.append(size); size += d.items.count * (h + 1) }
+        let gradients = UnsafeMutablePointer<Float>.allocate(capacity: max(1, size))
+        let losses = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        let ownGradient = UnsafeMutablePointer<Float>.allocate(capacity: n)   // d loss / d own-target logit
+        defer { gradients.deallocate(); losses.deallocate(); ownGradient.deallocate() }
+        for k in 0..<n { (mask + k * h).update(repeating: 1, count: h) }
+        let shared = UnsafeSendableBox((self, selected, draws, offsets, states, stateGradient, gradients, losses, ownGradient, c.gbceBeta))
+        try kernels.withSingleThreadedCalls { single in
+            try Parallel.tryForEach(count: draws.count, threads: kernels.threads) { b in
+                let (layer, selected, draws, offsets, states, stateGradient, gradients, losses, ownGradient, beta) = shared.value
+                try layer.block(draws[b], rows: (b * block)..<min(selected.count, (b + 1) * block), selected: selected, count: count,
+                                states: states, stateGradient: stateGradient, candidateGradient: gradients + offsets[b],
+                                losses: losses, ownGradient: ownGradient, gbceBeta: beta, kernels: single)
+            }
+        }
+        // Into the layer, block by block: the own targets' columns, then the candidates'.
+        for (b, d) in draws.enumerated() {
+            for k in (b * block)..<min(n, (b + 1) * block) where d.targetColumns[k - b * block] < 0 {
+                let target = selected[k].target, dz = ownGradient[k], x = states + selected[k].row * h
+                for r in 0..<h { weightGradient[index(r, target)] += dz * x[r] }
+                biasGradient?[target] += dz
+            }
+            let m = d.items.count, dw = gradients + offsets[b], db = dw + m * h
+            for (j, item) in d.items.enumerated() {
+                let i = Int(item)
+                switch layout {
+                case .rows: VectorOps.axpy(1, dw + j * h, weightGradient + i * h, h)
+                case .columns: for r in 0..<h { weightGradient[r * items + i] += dw[r * m + j] }
+                }
+                biasGradient?[i] += db[j]
+            }
+        }
+        return (0..<n).reduce(0.0) { $0 + losses[$1] }
+    }
+
+    /// One block of ``lossInBlocks(selected:count:states:stateGradient:mask:candidates:block:kernels:)``
+    /// on the calling thread: its losses into `losses`, its candidates' weight then bias gradients
+    /// into `candidateGradient` (the block's own buffer), the own-target logits' gradients into
+    /// `ownGradient` and the states' gradients into their rows of `stateGradient`.
+    private func block(_ draw: OutputCandidates.Draw, rows: Range<Int>, selected: [(row: Int, target: Int)], count: Int,
+                       states: UnsafePointer<Float>, stateGradient: UnsafeMutablePointer<Float>, candidateGradient dw: UnsafeMutablePointer<Float>,
+                       losses: UnsafeMutablePointer<Double>, ownGradient: UnsafeMutablePointer<Float>, gbceBeta: Float?,
+                       kernels: any Kernels) throws {
+        let h = hidden, m = draw.items.count, width = m + 1, nr = rows.count
+        let w = UnsafeMutablePointer<Float>.allocate(capacity: max(1, m * h))
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: nr * h), dx = UnsafeMutablePointer<Float>.allocate(capacity: nr * h)
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: nr * width)
+        defer { w.deallocate(); x.deallocate(); dx.deallocate(); logits.deallocate() }
+        // The candidates' weights in the layer's layout, and the block's states.
+        for (j, item) in draw.items.enumerated() {
+            let i = Int(item)
+            switch layout {
+            case .rows: (w + j * h).update(from: weights + i * h, count: h)
+            case .columns: for r in 0..<h { w[r * m + j] = weights[r * items + i] }
+            }
+        }
+        for k in 0..<nr { (x + k * h).update(from: states + selected[rows.lowerBound + k].row * h, count: h) }
+        let transposed = layout == .rows
+        let wView = transposed ? MatrixView(base: w, rows: m, cols: h, stride: h) : MatrixView(base: w, rows: h, cols: m, stride: m)
+        let input = MatrixView(base: x, rows: nr, cols: h, stride: h)
+        for k in 0..<nr { for j in 0..<m { logits[k * width + j] = draw.bias[j] } }
+        try kernels.gemm(.none, transposed ? .transposed : .none, alpha: 1, input, wView, beta: 1,
+                         MutableMatrixView(base: logits, rows: nr, cols: m, stride: width))
+        let scale = 1 / Float(count)
+        for k in 0..<nr {
+            let row = logits + k * width, target = selected[rows.lowerBound + k].target, column = Int(draw.targetColumns[k])
+            if column >= 0 {
+                row[m] = -.infinity
+            } else {
+                // The own target, scored from the layer's weights.
+                var z = draw.targetOffsets[k]
+                for r in 0..<h { z += x[k * h + r] * weight(r, target) }
+                row[m] = z
+            }
+            losses[rows.lowerBound + k] = Self.rowLoss(row, width, target: column >= 0 ? column : m, gbceBeta: gbceBeta, scale: scale)
+        }
+        let dl = MatrixView(base: logits, rows: nr, cols: m, stride: width)
+        if transposed {
+            try kernels.gemm(.transposed, .none, alpha: 1, dl, input, beta: 0, MutableMatrixView(base: dw, rows: m, cols: h, stride: h))
+        } else {
+            try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 0, MutableMatrixView(base: dw, rows: h, cols: m, stride: m))
+        }
+        let db = dw + m * h
+        db.update(repeating: 0, count: m)
+        for k in 0..<nr { VectorOps.axpy(1, logits + k * width, db, m) }
+        try kernels.gemm(.none, transposed ? .none : .transposed, alpha: 1, dl, wView, beta: 0,
+                         MutableMatrixView(base: dx, rows: nr, cols: h, stride: h))
+        for k in 0..<nr {
+            let target = selected[rows.lowerBound + k].target, out = stateGradient + selected[rows.lowerBound + k].row * h
+            let own = draw.targetColumns[k] < 0
+            let dz: Float = own ? logits[k * width + m] : 0
+            ownGradient[rows.lowerBound + k] = dz
+            if own { for r in 0..<h { dx[k * h + r] += dz * weight(r, target) } }
+            for r in 0..<h { out[r] += dx[k * h + r] }
+        }
     }
 
     /// Calls `body` with the weights the softmax runs over — the layer itself, or the candidates'

@@ -115,6 +115,40 @@ final class OutputCandidates {
     /// `log Q` of every movie for `negatives` draws, filled on first use without in-batch negatives.
     private var logQ = [Float]()
 
+    /// One block's draw for ``OutputLayer``'s blocks in parallel: its distinct negatives, their
+    /// biases less `log Q`, and for each of the block's targets its column among them (−1: none).
+    struct Draw {
+        var items: [Int32]
+        var bias: [Float]
+        var targetColumns: [Int32]
+        /// Each target's bias less `log Q`, for the rows that score it in a column of their own.
+        var targetOffsets: [Float]
+    }
+
+    /// Draws negatives for each block of `rowsPerBlock` consecutive `targets`, in block order from
+    /// the stream ``prepare(targets:layer:)`` draws from. Without in-batch negatives only.
+    func drawBlocks(targets: [Int], rowsPerBlock: Int, layer: OutputLayer) -> [Draw] {
+        for i in items { column[Int(i)] = -1 }
+        items.removeAll(keepingCapacity: true)
+        draws = sampling.negatives
+        _ = logInclusion(0)   // fills the log-Q table before any parallel reader
+        return stride(from: 0, to: targets.count, by: rowsPerBlock).map { first in
+            var picked = [Int32]()
+            for _ in 0..<sampling.negatives {
+                let j = sampling.draw(using: &generator)
+                guard column[j] < 0 else { continue }
+                column[j] = Int32(picked.count)
+                picked.append(Int32(j))
+            }
+            let bias = picked.map { (layer.bias?[Int($0)] ?? 0) - logInclusion(Int($0)) }
+            let blockTargets = targets[first..<min(targets.count, first + rowsPerBlock)]
+            let columns = blockTargets.map { column[$0] }
+            for i in picked { column[Int(i)] = -1 }
+            return Draw(items: picked, bias: bias, targetColumns: columns,
+                        targetOffsets: blockTargets.map { (layer.bias?[$0] ?? 0) - logInclusion($0) })
+        }
+    }
+
     /// Draws this batch's candidates for `targets` (item indices) and gathers their weights from
     /// `layer` into `hidden × |C|` with their biases less `log Q`.
     func prepare(targets: some Collection<Int>, layer: OutputLayer) {
