@@ -59,7 +59,12 @@ public enum VectorMath {
         for i in 0..<n { x[i] = 1 - 2 / (x[i] + 1) }
     }
 
-    /// Turns `x` into `softmax(x)` in place and returns `log Σ eˣ` (computed stably, max subtracted).
+    /// Probabilities below this are returned as 0 by ``softmax(_:_:)``: 10⁻²⁰, so that their
+    /// products with gradients as small as 10⁻¹⁸ stay normal floats.
+    public static let negligibleProbability: Float = 1e-20
+
+    /// Turns `x` into `softmax(x)` in place (probabilities below ``negligibleProbability`` as 0)
+    /// and returns `log Σ eˣ` (computed stably, max subtracted).
     /// - Complexity: O(n), three passes eight lanes at a time.
     @discardableResult
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
@@ -88,13 +93,18 @@ public enum VectorMath {
         exp(x + whole, n - whole)
         var sum = sum8.sum()
         for j in whole..<n { sum += x[j] }
-        let inv = 1 / sum
+        // Probabilities below ``negligibleProbability`` become 0: far below float precision beside
+        // the row's largest (≥ 1/n), they would otherwise make subnormal products with gradients
+        // downstream, which x86 cores compute many times slower.
+        let inv = 1 / sum, tiny = Self.negligibleProbability
         i = 0
         while i < whole {
-            raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * inv, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            var p = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * inv
+            p.replace(with: 0, where: p .< SIMD8(repeating: tiny))
+            raw.storeBytes(of: p, toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
-        for j in whole..<n { x[j] *= inv }
+        for j in whole..<n { x[j] = x[j] * inv < tiny ? 0 : x[j] * inv }
         return m + Foundation.log(sum)
     }
 }

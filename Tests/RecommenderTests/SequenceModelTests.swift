@@ -23,6 +23,14 @@ struct SequenceModelTests {
         let lse = VectorMath.softmax(&soft, 3)
         let reference = 1001 + Foundation.log(Foundation.exp(-1.0) + 1 + Foundation.exp(-2.0))
         #expect(abs(Double(lse) - reference) < 1e-3 && abs(soft.reduce(0, +) - 1) < 1e-6 && soft[1] > soft[0])
+        // Probabilities below 10⁻²⁰ come back as 0, never subnormal; larger ones are kept (in the
+        // SIMD body and in the tail alike).
+        var wide = [Float](repeating: -200, count: 11)
+        wide[0] = 0; wide[1] = -40; wide[2] = -50; wide[9] = -40; wide[10] = -47
+        VectorMath.softmax(&wide, wide.count)
+        #expect(wide[0] == 1 && wide[1] > 0 && wide[9] > 0 && abs(Double(wide[1]) - Foundation.exp(-40.0)) < 1e-3 * Foundation.exp(-40.0))
+        #expect(wide[2] == 0 && wide[10] == 0 && wide[3...8].allSatisfy { $0 == 0 })
+        #expect(wide.allSatisfy { $0 == 0 || $0.isNormal })
     }
 
     @Test("windows and last-movie examples are cut and left-padded as documented")

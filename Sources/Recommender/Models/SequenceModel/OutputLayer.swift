@@ -58,10 +58,12 @@ struct OutputLayer {
             let s = row[j]
             if j == positive {
                 loss += Double(beta * softplus(-s))
-                row[j] = -beta * sigmoid(-s) * scale
+                let q = sigmoid(-s)
+                row[j] = q < VectorMath.negligibleProbability ? 0 : -beta * q * scale
             } else {
                 loss += Double(softplus(s))
-                row[j] = sigmoid(s) * scale
+                let p = sigmoid(s)
+                row[j] = p < VectorMath.negligibleProbability ? 0 : p * scale   // no subnormal gradients
             }
         }
         return loss

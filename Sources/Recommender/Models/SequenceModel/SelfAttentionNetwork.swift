@@ -235,7 +235,8 @@ public struct SelfAttentionNetwork: Sendable {
             }
             for j in 0...i { row[j] -= shift }
             VectorMath.exp(row, i + 1)
-            for j in 0...i where valid[j] == 0 { row[j] = 0 }
+            // Weights too small to count become 0, so no product of theirs downstream is subnormal.
+            for j in 0...i where valid[j] == 0 || row[j] < VectorMath.negligibleProbability { row[j] = 0 }
             (row + i + 1).update(repeating: 0, count: count - i - 1)
             if computeLogSumExp {
                 var sum: Float = 0
