@@ -229,7 +229,7 @@ struct OutputLayer {
         let losses = UnsafeMutablePointer<Double>.allocate(capacity: n)
         let ownGradient = UnsafeMutablePointer<Float>.allocate(capacity: n)   // d loss / d own-target logit
         defer { gradients.deallocate(); losses.deallocate(); ownGradient.deallocate() }
-        for k in 0..<n { (mask + k * h).update(repeating: 1, count: h) }
+        mask.update(repeating: 1, count: n * h)
         let shared = UnsafeSendableBox((self, selected, draws, offsets, states, stateGradient, gradients, losses, ownGradient, c.gbceBeta))
         try kernels.withSingleThreadedCalls { single in
             try Parallel.tryForEach(count: draws.count, threads: kernels.threads) { b in

@@ -130,7 +130,6 @@ final class OutputCandidates {
     func drawBlocks(targets: [Int], rowsPerBlock: Int, layer: OutputLayer) -> [Draw] {
         for i in items { column[Int(i)] = -1 }
         items.removeAll(keepingCapacity: true)
-        draws = sampling.negatives
         _ = logInclusion(0)   // fills the log-Q table before any parallel reader
         return stride(from: 0, to: targets.count, by: rowsPerBlock).map { first in
             var picked = [Int32]()
