@@ -526,4 +526,21 @@ struct CLITests {
         #expect(try run(["report", "--out", rebuilt]).status == 1)
         #expect(try run(["report", "--from", out, "--bench", out + "/report.html", "--out", rebuilt]).status == 2)
     }
+
+    @Test("run --sequence-model sasrec trains, samples and exports SASRec in the LSTM's place")
+    func runWithSelfAttention() throws {
+        let (dir, small) = try Self.scratchWithSlice()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("run").path
+        let r = try run(["run", "--data", small.path, "--out", out, "--sequence-model", "sasrec", "--epochs", "1",
+                         "--skip-evaluation", "--sample-users", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("user 1, SASRec") && r.stdout.contains("1 epochs"), "\(r.stdout.suffix(2000))")
+        for name in ["sasrec.model", "recommendations-sasrec.csv"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + name), "\(name)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out + "/rnn.model"))
+        let unknown = try run(["run", "--data", small.path, "--out", out, "--sequence-model", "gru"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("gru"), "\(unknown.stderr)")
+    }
 }

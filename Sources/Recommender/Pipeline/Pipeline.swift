@@ -28,15 +28,22 @@ public struct Pipeline: Sendable {
 
     public init() {}
 
+    /// The hybrid and the sequence model named `sequenceModel` (``LSTMRecommender/name`` or
+    /// ``SelfAttentionRecommender/name``), evaluated by ``standardEvaluations(options:sequenceModel:)``.
+    public init(sequenceModel: String) {
+        models = [HybridRecommender.name, sequenceModel]
+        evaluations = Pipeline.standardEvaluations(options: options, sequenceModel: sequenceModel)
+    }
+
     /// The temporal split over popularity, ALS, EASE, content and the hybrid, and leave-last-one-out
-    /// over popularity, ALS and the LSTM, all with `options`.
-    public static func standardEvaluations(options: TrainedModel.Options) -> [EvaluationSuite] {
+    /// over popularity, ALS and the sequence model `sequenceModel`, all with `options`.
+    public static func standardEvaluations(options: TrainedModel.Options, sequenceModel: String = LSTMRecommender.name) -> [EvaluationSuite] {
         var temporal = EvaluationSuite()
         temporal.models = [EvaluationSuite.popularity, ImplicitALS.name, EASE.name, ContentRecommender.name, HybridRecommender.name]
         temporal.options = options
         var loo = EvaluationSuite()
         loo.split = .loo
-        loo.models = [EvaluationSuite.popularity, ImplicitALS.name, LSTMRecommender.name]
+        loo.models = [EvaluationSuite.popularity, ImplicitALS.name, sequenceModel]
         loo.options = options
         return [temporal, loo]
     }
