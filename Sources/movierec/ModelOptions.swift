@@ -41,6 +41,8 @@ struct ModelOptions: ParsableArguments {
     var loss: SequenceRecommender.SequenceLoss?
     @Option(name: .customLong("gbce-t"), help: "rnn, sasrec, --loss gbce: the calibration t in [0, 1] (0: plain binary cross-entropy; default 0.75).")
     var gbceCalibration: Float?
+    @Flag(help: "rnn, sasrec: lazy Adam — movies a batch neither reads nor scores keep their embedding rows and moments (default: dense Adam, as PyTorch's).")
+    var lazyAdam = false
     @Option(help: "rnn: embedding size (default 100); sasrec: model size d (default 64).") var embedding: Int?
     @Option(help: "sasrec: self-attention blocks.") var blocks = 2
     @Option(help: "sasrec: attention heads per block (must divide --embedding).") var heads = 2
@@ -151,6 +153,7 @@ extension ModelOptions {
         }
         if let gbceCalibration { c.gbceCalibration = gbceCalibration }
         if let targetsPerDraw { c.targetsPerDraw = targetsPerDraw }
+        if lazyAdam { c.lazyAdam = true }
         if let dropout { c.dropout = dropout }
         if let batchSize { c.batchSize = batchSize }
         if let learningRate { c.learningRate = learningRate }

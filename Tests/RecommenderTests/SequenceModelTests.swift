@@ -207,6 +207,71 @@ struct SequenceModelTests {
         let diff = zip(runs[0].network.parameters, runs[1].network.parameters).map { abs($0 - $1) }.max() ?? 1
         #expect(diff < 1e-3, "max difference \(diff)")
     }
+
+    @Test("Adam's steps equal a hand computation; lazy Adam leaves zero-gradient rows and their moments alone")
+    func lazyAdam() throws {
+        // Three rows of two parameters, then one dense parameter.
+        let table = AdamOptimizer.RowTable(range: 0..<6, width: 2)
+        var dense = AdamOptimizer(parameterCount: 7, learningRate: 0.1, clipNorm: 0)
+        var lazy = dense
+        var p = [Float](repeating: 1, count: 7), q = p
+        let steps: [[Float]] = [[1, 2, 3, 4, 5, 6, 7], [1, -1, 0, 0, 2, 2, 1], [0, 0, 0.5, 0, 0, 0, -1]]
+        for g in steps {
+            dense.update(&p, gradient: g)
+            lazy.update(&q, gradient: g, lazyRows: [table])
+        }
+        // By hand, in Double: per parameter, the steps whose gradient Adam sees.
+        func adam(_ gs: [(step: Int, g: Double)]) -> Double {
+            var m = 0.0, v = 0.0, x = 1.0
+            for (t, g) in gs {
+                m = 0.9 * m + 0.1 * g
+                v = 0.999 * v + 0.001 * g * g
+                let c1 = 1 - pow(0.9, Double(t)), c2 = 1 - pow(0.999, Double(t))
+                x -= 0.1 * c2.squareRoot() / c1 * m / (v.squareRoot() + 1e-8 * c2.squareRoot())
+            }
+            return x
+        }
+        for i in 0..<7 {
+            let all = steps.enumerated().map { (step: $0.offset + 1, g: Double($0.element[i])) }
+            let row = i < 6 ? i / 2 : nil
+            let seen = all.filter { s in row.map { r in steps[s.step - 1][2 * r] != 0 || steps[s.step - 1][2 * r + 1] != 0 } ?? true }
+            #expect(abs(Double(p[i]) - adam(all)) < 1e-5, "dense \(i)")
+            #expect(abs(Double(q[i]) - adam(seen)) < 1e-5, "lazy \(i)")
+        }
+        // Row 1 had no gradient in step 2 (dense still moved it), row 2 none in step 3; row 0 is the same either way until step 3.
+        #expect(p[2] != q[2] && p[4] != q[4] && p[6] == q[6])
+        // The work pieces cover every parameter once, rows whole.
+        let pieces = AdamOptimizer.pieces(count: 200_003, lazyRows: [.init(range: 10..<150_010, width: 3)], threads: 2)
+        var covered = [Int](repeating: 0, count: 200_003)
+        for piece in pieces {
+            for i in piece.range { covered[i] += 1 }
+            if let w = piece.rowWidth { #expect(w == 3 && (piece.range.lowerBound - 10) % 3 == 0 && piece.range.count % 3 == 0) }
+        }
+        #expect(covered.allSatisfy { $0 == 1 } && pieces.count > 3)
+    }
+
+    @Test("training with lazy Adam learns the cycle and names itself; only the item tables are lazy", arguments: [false, true])
+    func lazyAdamTrains(selfAttention: Bool) throws {
+        var c = Self.smallConfiguration(epochs: 40, batchSize: 32)
+        c.lazyAdam = true
+        c.negatives = 3
+        let kernels = allKernels[0]
+        if selfAttention {
+            var a = SequenceRecommender.Configuration.selfAttention
+            a.lazyAdam = true
+            let network = try SelfAttentionNetwork(items: 12, dimension: 8, blocks: 1, heads: 2, positions: 4, seed: 0)
+            #expect(network.itemTables == [.init(range: network.layout.embedding, width: 8)])
+            #expect(SelfAttentionRecommender(configuration: a, network: network, recent: []).label.contains("lazy Adam"))
+            return
+        }
+        let model = try SequenceRecommender.train(histories: Self.cycle(), items: 12, configuration: c, kernels: kernels)
+        let l = model.network.layout
+        #expect(model.network.itemTables == [.init(range: l.embedding, width: model.network.embedding), .init(range: l.bo, width: 1)])
+        let queries: [[Int32]] = (0..<12).map { s in (0..<4).map { Int32((s + $0) % 12) } }
+        let scores = try model.scores(histories: queries, kernels: kernels)
+        let correct = (0..<12).filter { q in (0..<12).max { scores[q, $0] < scores[q, $1] } == (q + 4) % 12 }.count
+        #expect(correct == 12, "\(correct)/12")
+    }
 }
 
 @Suite("LSTM validation and early stopping")

@@ -57,7 +57,7 @@ public struct LSTMRecommender: RecommenderModel {
 
     public var label: String {
         let c = sequence.configuration
-        return "LSTM (\(c.examplesLabel), \(c.epochs) epochs\((c.negatives ?? 0) > 0 ? ", \(c.softmaxLabel)" : "")\(c.schedule == .cosine ? ", cosine lr" : "")\((c.initialisation ?? .glorot) == .glorot ? ", Glorot init" : ""))"
+        return "LSTM (\(c.examplesLabel), \(c.epochs) epochs\((c.negatives ?? 0) > 0 ? ", \(c.softmaxLabel)" : "")\(c.lazyAdam == true ? ", lazy Adam" : "")\(c.schedule == .cosine ? ", cosine lr" : "")\((c.initialisation ?? .glorot) == .glorot ? ", Glorot init" : ""))"
     }
 
     /// Log-probabilities of the next movie after each query's history and watched movie.

@@ -68,7 +68,7 @@ public struct SelfAttentionRecommender: RecommenderModel {
     public var label: String {
         let c = configuration
         return "SASRec (d \(c.embedding), \(c.blocks ?? 2)×\(c.heads ?? 2) heads, \(c.examplesLabel), \(c.epochs) epochs"
-            + "\((c.negatives ?? 0) > 0 ? ", \(c.softmaxLabel)" : "")\(c.schedule == .cosine ? ", cosine lr" : ""))"
+            + "\((c.negatives ?? 0) > 0 ? ", \(c.softmaxLabel)" : "")\(c.lazyAdam == true ? ", lazy Adam" : "")\(c.schedule == .cosine ? ", cosine lr" : ""))"
     }
 
     /// Log-probabilities of the next movie after each query's history and watched movie.

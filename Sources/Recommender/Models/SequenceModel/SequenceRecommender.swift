@@ -57,6 +57,11 @@ public struct SequenceRecommender: Sendable {
         public var loss: SequenceLoss?
         /// gBCE's calibration `t` in [0, 1] (nil: 0.75, gSASRec's). See ``SequenceLoss/gbce``.
         public var gbceCalibration: Float?
+        /// Lazy Adam (nil: false, dense Adam as PyTorch's): rows of the item tables whose gradient
+        /// is zero in a batch keep their weights and moments (``AdamOptimizer/update(_:gradient:threads:lazyRows:)``).
+        /// The tables are the item embeddings (SASRec's shared input/output table; the LSTM's input
+        /// table and output biases — its output weights are stored by hidden unit and stay dense).
+        public var lazyAdam: Bool?
         /// How the learning rate moves over training (nil: constant).
         public var schedule: LearningRateSchedule?
         /// Users whose last movie is held out of training to score each epoch (nil or 0: none).
@@ -332,11 +337,17 @@ protocol SequenceNetwork: Sendable {
                          generator: inout SeededGenerator, kernels: any Kernels) throws -> (loss: Double, count: Int)
     /// Log-probabilities of every movie after each of `batch` left-padded inputs of `steps` tokens.
     func predict(_ tokens: [Int32], batch: Int, steps: Int, kernels: any Kernels) throws -> Matrix
+    /// The per-movie rows of ``parameters`` a batch mostly leaves alone, for lazy Adam.
+    var itemTables: [AdamOptimizer.RowTable] { get }
 }
 
 extension NextMovieNetwork: SequenceNetwork {
     /// The recurrence runs through the padding, so its state after it is not the initial one.
     var ignoresLeadingPadding: Bool { false }
+    var itemTables: [AdamOptimizer.RowTable] {
+        let l = layout
+        return [.init(range: l.embedding, width: embedding), .init(range: l.bo, width: 1)]
+    }
     func makeWorkspace(batch: Int, steps: Int) -> Workspace { Workspace(network: self, batch: batch, steps: steps) }
     func workspaceFloats(batch: Int, steps: Int) -> Int {
         let n = batch * steps
@@ -349,6 +360,7 @@ extension NextMovieNetwork.Workspace: SequenceWorkspace {}
 extension SelfAttentionNetwork: SequenceNetwork {
     /// Padding keys are masked and padding queries output zero.
     var ignoresLeadingPadding: Bool { true }
+    var itemTables: [AdamOptimizer.RowTable] { [.init(range: layout.embedding, width: dimension)] }
     func makeWorkspace(batch: Int, steps: Int) -> Workspace { Workspace(network: self, batch: batch, steps: steps) }
     func workspaceFloats(batch: Int, steps: Int) -> Int {
         let n = batch * steps, d = dimension
@@ -436,6 +448,7 @@ enum SequenceTraining {
             }
         }
         var adam = AdamOptimizer(parameterCount: network.parameters.count, learningRate: c.learningRate, clipNorm: c.clipNorm)
+        let lazyRows = c.lazyAdam == true ? network.itemTables : []
         var gradient = [Float](repeating: 0, count: network.parameters.count)
         var shuffle = SeededGenerator(seed: c.seed, stream: 1)
         var dropout = SeededGenerator(seed: c.seed, stream: 2)
@@ -476,7 +489,7 @@ enum SequenceTraining {
                     throw LinearAlgebraError.nonFinite(operation: "SequenceRecommender.fit (epoch \(epoch + 1), batch \(k + 1))")
                 }
                 adam.learningRate = (c.schedule ?? .constant).rate(c.learningRate, step: epoch * batches + k, total: c.epochs * batches)
-                if n > 0 { adam.update(&network.parameters, gradient: gradient, threads: kernels.threads) }
+                if n > 0 { adam.update(&network.parameters, gradient: gradient, threads: kernels.threads, lazyRows: lazyRows) }
                 loss += l
                 targetCount += n
                 progress(k + 1, batches, loss / Double(max(1, targetCount)))
