@@ -140,7 +140,11 @@ struct OutputLayer {
                     let input = MatrixView(base: gathered, rows: rows, cols: h, stride: h)
                     let out = MutableMatrixView(base: logits, rows: rows, cols: m, stride: width)
                     if let bo {
-                        for r in 0..<rows { (logits + r * width).update(from: bo, count: m) }
+                        let fill = UnsafeSendableBox((logits, bo))
+                        Parallel.forChunks(count: rows, threads: kernels.threads, minChunk: 16) { range in
+                            let (logits, bo) = fill.value
+                            for r in range { (logits + r * width).update(from: bo, count: m) }
+                        }
                     }
                     try kernels.gemm(.none, transposed ? .transposed : .none, alpha: 1, input, woView, beta: bo == nil ? 0 : 1, out)
                     if extra, let columns, let c = candidates {
@@ -178,7 +182,14 @@ struct OutputLayer {
                         try kernels.gemm(.transposed, .none, alpha: 1, input, dl, beta: 1,
                                          MutableMatrixView(base: dwo, rows: h, cols: m, stride: m))
                     }
-                    if let dbo { for k in 0..<rows { VectorOps.axpy(1, logits + k * width, dbo, m) } }
+                    if let dbo {
+                        // Column sums, columns in parallel (each column's sum in row order).
+                        let sums = UnsafeSendableBox((logits, dbo))
+                        Parallel.forChunks(count: m, threads: kernels.threads, minChunk: 4096) { columns in
+                            let (logits, dbo) = sums.value
+                            for k in 0..<rows { VectorOps.axpy(1, logits + k * width + columns.lowerBound, dbo + columns.lowerBound, columns.count) }
+                        }
+                    }
                     try kernels.gemm(.none, transposed ? .none : .transposed, alpha: 1, dl, woView,
                                      beta: 0, MutableMatrixView(base: dGathered, rows: rows, cols: h, stride: h))
                     if extra, let columns {
