@@ -62,6 +62,15 @@ struct ChartTests {
         }
         #expect(lines.svg().contains("Recall@K &lt;all&gt; &amp; &quot;more&quot;") && lines.svg().contains("EASE &amp; co"))
         #expect(parse(lines.svg()).elements.filter { $0 == "polyline" }.count == 2)
+        // A title wider than the chart is cut with an ellipsis on the chart; its <title> keeps it whole.
+        let long = "sasrec, loo split's train part: loss per epoch (d 64, 2×2 heads, windows of 200 every 199, 40 epochs, sampled softmax)"
+        var wide = Chart(title: long)
+        wide.series = [.init(name: "loss", points: [(1, 5.4)])]
+        let svg = wide.svg()
+        let shown = svg.components(separatedBy: "font-weight=\"bold\">").dropFirst().first?.components(separatedBy: "</text>").first?
+            .replacingOccurrences(of: "&#39;", with: "'") ?? ""
+        #expect(svg.contains("<title>\(Chart.escape(long))</title>") && shown.hasSuffix("…"))
+        #expect(Double(shown.count) * 8 <= Double(wide.width) - 16 && long.hasPrefix(String(shown.dropLast())), "\(shown)")
     }
 
     @Test("degenerate data renders sensibly: no data, one point, a metric of zero, a log axis over [0, x]")

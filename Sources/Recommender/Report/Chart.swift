@@ -77,7 +77,7 @@ public struct Chart: Sendable {
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" role=\"img\" width=\"\(width)\" height=\"\(height)\" "
         out += "viewBox=\"0 0 \(width) \(height)\" font-family=\"sans-serif\" font-size=\"12\">"
         out += "<title>\(Self.escape(title))</title><desc>\(Self.escape(description))</desc>"
-        out += "<text x=\"\(Self.number(w / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(title))</text>"
+        out += "<text x=\"\(Self.number(w / 2))\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">\(Self.escape(Self.fitted(title, width: w - 16)))</text>"
         let usable = usableSeries
         if usable.allSatisfy({ $0.points.isEmpty }) {
             out += "<text x=\"\(Self.number(plot.x + plot.w / 2))\" y=\"\(Self.number(plot.y + plot.h / 2))\" text-anchor=\"middle\" fill=\"#555\">no data</text></svg>"
@@ -213,6 +213,13 @@ public struct Chart: Sendable {
     }
 
     /// `text` with `&`, `<`, `>`, `"` and `'` escaped, and control characters dropped.
+    /// `text` cut with an ellipsis to what fits `width` pixels of bold 14-pixel sans-serif
+    /// (~8 pixels a character, wide for most fonts); the chart's `<title>` keeps it whole.
+    static func fitted(_ text: String, width: Double) -> String {
+        let fits = max(4, Int(width / 8))
+        return text.count <= fits ? text : String(text.prefix(fits - 1)) + "…"
+    }
+
     public static func escape(_ text: String) -> String {
         var out = ""
         for c in text.unicodeScalars {
