@@ -63,6 +63,17 @@ public enum VectorMath {
     /// products with gradients as small as 10⁻¹⁸ stay normal floats.
     public static let negligibleProbability: Float = 1e-20
 
+    /// `v` (non-negative lanes) with the lanes below ``negligibleProbability`` set to 0. Integer
+    /// operations only: a non-negative float's bits order like the float, so `bits − cut` is
+    /// negative exactly for the lanes below the cut, and its sign spread over the lane clears
+    /// them (a lane-wise `replace(with:where:)` compiles to a scalar loop through memory here).
+    @inline(__always)
+    static func zeroNegligible(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        let bits = unsafeBitCast(v, to: SIMD8<Int32>.self)
+        let below = (bits &- SIMD8(repeating: Int32(bitPattern: negligibleProbability.bitPattern))) &>> 31
+        return unsafeBitCast(bits & ~below, to: SIMD8<Float>.self)
+    }
+
     /// Turns `x` into `softmax(x)` in place (probabilities below ``negligibleProbability`` as 0)
     /// and returns `log Σ eˣ` (computed stably, max subtracted).
     /// - Complexity: O(n), three passes eight lanes at a time.
@@ -81,16 +92,20 @@ public enum VectorMath {
         var m = m8.max()
         for j in whole..<n where x[j] > m { m = x[j] }
         guard m.isFinite else { return m }
+        // A term below ``negligibleProbability`` is 0 at once (the sum is ≥ 1, so its probability
+        // would be too): scaling exp's floor (~1e-38) by 1 / sum would make a subnormal float,
+        // which x86 cores produce many times slower.
         var sum8 = SIMD8<Float>(repeating: 0)
         i = 0
         while i < whole {
-            let e = exp8(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - m)
+            let e = zeroNegligible(exp8(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - m))
             raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
             sum8 += e
             i += 8
         }
         for j in whole..<n { x[j] -= m }
         exp(x + whole, n - whole)
+        for j in whole..<n where x[j] < negligibleProbability { x[j] = 0 }
         var sum = sum8.sum()
         for j in whole..<n { sum += x[j] }
         // Probabilities below ``negligibleProbability`` become 0: far below float precision beside
@@ -99,8 +114,7 @@ public enum VectorMath {
         let inv = 1 / sum, tiny = Self.negligibleProbability
         i = 0
         while i < whole {
-            var p = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * inv
-            p.replace(with: 0, where: p .< SIMD8(repeating: tiny))
+            let p = zeroNegligible(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * inv)
             raw.storeBytes(of: p, toByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }
