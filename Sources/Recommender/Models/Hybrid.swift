@@ -172,18 +172,20 @@ public struct HybridRecommender: RecommenderModel {
         }
         // EASE with the λ given for it (--cf ease --regularization λ), else each of easeLambdas, each
         // with each side-information weight.
-        var candidates = [LearnedFusion.Candidate]()
+        var settings = [(name: String, regularization: Float?, side: Float?)]()
         for n in names {
             let given: [Float?] = choice == .ease && options.regularization != nil ? [options.regularization] : LearnedFusion.easeLambdas.map { $0 }
             let lambdas: [Float?] = n != EASE.name ? [nil] : given
             let sides: [Float?] = n != EASE.name ? [nil] : LearnedFusion.easeSideWeights.map { $0 }
-            for lambda in lambdas {
-                for side in sides {
-                    let part = try fitCollaborative(n, regularization: lambda, sideWeight: side, inner, content: vectors, options: options,
-                                                    kernels: kernels) { _ in }
-                    candidates.append(.init(name: n, regularization: lambda, sideWeight: side, model: part.model))
-                }
-            }
+            for lambda in lambdas { for side in sides { settings.append((n, lambda, side)) } }
+        }
+        var candidates = [LearnedFusion.Candidate]()
+        for (k, c) in settings.enumerated() {
+            let detail = [c.regularization.map { "λ \($0)" }, c.side.map { "side weight \($0)" }].compactMap { $0 }.joined(separator: ", ")
+            progress(.line("hybrid: validation carve, candidate \(k + 1) of \(settings.count): \(c.name)\(detail.isEmpty ? "" : " (\(detail))")"))
+            let part = try fitCollaborative(c.name, regularization: c.regularization, sideWeight: c.side, inner, content: vectors,
+                                            options: options, kernels: kernels) { _ in }
+            candidates.append(.init(name: c.name, regularization: c.regularization, sideWeight: c.side, model: part.model))
         }
         return try LearnedFusion.fit(content: ContentRecommender(vectors: vectors), candidates: candidates, validation: users,
                                      items: inner.items.count, kernels: kernels)
