@@ -31,6 +31,19 @@ struct SequenceModelTests {
         #expect(wide[0] == 1 && wide[1] > 0 && wide[9] > 0 && abs(Double(wide[1]) - Foundation.exp(-40.0)) < 1e-3 * Foundation.exp(-40.0))
         #expect(wide[2] == 0 && wide[10] == 0 && wide[3...8].allSatisfy { $0 == 0 })
         #expect(wide.allSatisfy { $0 == 0 || $0.isNormal })
+        // The cross-entropy gradient in one call equals softmax, − 1 at the target, × scale, bit for bit.
+        var g = SeededGenerator(seed: 3)
+        for n in [1, 7, 8, 29, 257] {
+            let logits = (0..<n).map { _ in (g.nextUnitFloat() - 0.5) * 120 }
+            for target in [0, n - 1, n / 2] {
+                var a = logits, b = logits
+                let lseA = VectorMath.softmax(&a, n)
+                a[target] -= 1
+                for j in 0..<n { a[j] *= 0.03 }
+                let lseB = VectorMath.softmaxGradient(&b, n, target: target, scale: 0.03)
+                #expect(a == b && lseA == lseB, "n \(n), target \(target)")
+            }
+        }
     }
 
     @Test("windows and last-movie examples are cut and left-padded as documented")

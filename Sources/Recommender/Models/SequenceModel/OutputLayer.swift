@@ -40,10 +40,7 @@ struct OutputLayer {
     static func rowLoss(_ row: UnsafeMutablePointer<Float>, _ n: Int, target: Int, gbceBeta: Float?, scale: Float) -> Double {
         if let gbceBeta { return binaryCrossEntropy(row, n, positive: target, beta: gbceBeta, scale: scale) }
         let picked = row[target]
-        let lse = VectorMath.softmax(row, n)
-        row[target] -= 1
-        for j in 0..<n { row[j] *= scale }
-        return Double(lse - picked)
+        return Double(VectorMath.softmaxGradient(row, n, target: target, scale: scale) - picked)
     }
 
     /// gBCE of one row of `n` logits whose target is column `positive` (a −∞ logit counts for
