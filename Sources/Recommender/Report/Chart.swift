@@ -212,7 +212,6 @@ public struct Chart: Sendable {
         return String(t)
     }
 
-    /// `text` with `&`, `<`, `>`, `"` and `'` escaped, and control characters dropped.
     /// `text` cut with an ellipsis to what fits `width` pixels of bold 14-pixel sans-serif
     /// (~8 pixels a character, wide for most fonts); the chart's `<title>` keeps it whole.
     static func fitted(_ text: String, width: Double) -> String {
@@ -220,6 +219,7 @@ public struct Chart: Sendable {
         return text.count <= fits ? text : String(text.prefix(fits - 1)) + "…"
     }
 
+    /// `text` with `&`, `<`, `>`, `"` and `'` escaped, and control characters dropped.
     public static func escape(_ text: String) -> String {
         var out = ""
         for c in text.unicodeScalars {
